@@ -1,0 +1,337 @@
+//! Reading articles as readers see them: visibility, filtered keyset lists, related and
+//! recommended articles.
+//!
+//! Every query here applies [`visible`], so no reader path can show a draft, a future-dated, an
+//! archived or a taken-down article.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
+    sea_query::{Expr, ExprTrait, Query},
+};
+
+use crate::{
+    catalog,
+    entities::{ArticleKind, article, article_tag, source, tag},
+    error::{Error, Result},
+    pagination::{Direction, Page, PageRequest, TimeCursor},
+};
+
+/// The statuses under which an article can be visible, written exactly as in the partial indexes
+/// of the migration so that both planners use them.
+const VISIBLE_STATUSES: &str = "articles.status IN ('published', 'scheduled')";
+
+/// The condition that makes an article visible to readers at `now`: published or scheduled, and
+/// its publish time has passed. A scheduled article becomes visible at its time with no one acting.
+pub fn visible(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(Expr::cust(VISIBLE_STATUSES))
+        .add(article::Column::PublishedAt.lte(now))
+}
+
+/// Newest or oldest first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ArticleOrder {
+    /// Latest publish time first.
+    #[default]
+    Newest,
+    /// Earliest publish time first.
+    Oldest,
+}
+
+/// What a client may narrow an article list by. Channels, tags and sources are named by slug; a
+/// channel includes its sub-channels.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArticleFilter {
+    /// A channel slug; its sub-channels' articles are included.
+    pub channel: Option<String>,
+    /// A tag slug.
+    pub tag: Option<String>,
+    /// A source slug.
+    pub source: Option<String>,
+    /// Original, reprint or sponsored.
+    pub kind: Option<ArticleKind>,
+    /// Published at or after this time.
+    pub published_after: Option<DateTime<Utc>>,
+    /// Published before this time.
+    pub published_before: Option<DateTime<Utc>>,
+    /// Only 推荐图文 (or only not).
+    pub featured: Option<bool>,
+    /// Only 推荐资讯 (or only not).
+    pub recommended: Option<bool>,
+}
+
+impl ArticleFilter {
+    /// Turns the filter into a condition, resolving slugs to ids. An unknown slug is a validation
+    /// error naming `filter.<field>`, not an empty list: a client with a typo should hear of it.
+    pub async fn resolve<C: ConnectionTrait>(&self, db: &C) -> Result<Condition> {
+        let mut cond = Condition::all();
+        if let Some(slug) = &self.channel {
+            let ids = catalog::channel_with_descendants(db, slug)
+                .await?
+                .ok_or_else(|| {
+                    Error::validation(
+                        "filter.channel",
+                        format!("no channel has the slug `{slug}`"),
+                    )
+                })?;
+            cond = cond.add(article::Column::ChannelId.is_in(ids));
+        }
+        if let Some(slug) = &self.tag {
+            let tag = tag::Entity::find()
+                .filter(tag::Column::Slug.eq(slug))
+                .one(db)
+                .await?
+                .ok_or_else(|| {
+                    Error::validation("filter.tag", format!("no tag has the slug `{slug}`"))
+                })?;
+            cond = cond.add(
+                article::Column::Id.in_subquery(
+                    Query::select()
+                        .column(article_tag::Column::ArticleId)
+                        .from(article_tag::Entity)
+                        .and_where(article_tag::Column::TagId.eq(tag.id))
+                        .to_owned(),
+                ),
+            );
+        }
+        if let Some(slug) = &self.source {
+            let source = source::Entity::find()
+                .filter(source::Column::Slug.eq(slug))
+                .one(db)
+                .await?
+                .ok_or_else(|| {
+                    Error::validation("filter.source", format!("no source has the slug `{slug}`"))
+                })?;
+            cond = cond.add(article::Column::SourceId.eq(source.id));
+        }
+        if let Some(kind) = self.kind {
+            cond = cond.add(article::Column::Kind.eq(kind));
+        }
+        if let (Some(after), Some(before)) = (self.published_after, self.published_before)
+            && after >= before
+        {
+            return Err(Error::validation(
+                "filter.publishedBefore",
+                "must be later than `publishedAfter`",
+            ));
+        }
+        if let Some(after) = self.published_after {
+            cond = cond.add(article::Column::PublishedAt.gte(after));
+        }
+        if let Some(before) = self.published_before {
+            cond = cond.add(article::Column::PublishedAt.lt(before));
+        }
+        if let Some(featured) = self.featured {
+            cond = cond.add(article::Column::Featured.eq(featured));
+        }
+        if let Some(recommended) = self.recommended {
+            cond = cond.add(article::Column::Recommended.eq(recommended));
+        }
+        Ok(cond)
+    }
+}
+
+/// The cursor of an article in a time-ordered list.
+pub fn cursor_of(article: &article::Model) -> TimeCursor {
+    TimeCursor {
+        at: article.published_at.unwrap_or(article.created_at),
+        id: article.id,
+    }
+}
+
+/// One page of the visible articles matching `filter`, in `order`.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    filter: &ArticleFilter,
+    order: ArticleOrder,
+    page: &PageRequest<TimeCursor>,
+) -> Result<Page<article::Model>> {
+    let base = article::Entity::find()
+        .filter(visible(now))
+        .filter(filter.resolve(db).await?);
+    keyset_page(db, base, order, page).await
+}
+
+/// How many visible articles match `filter`.
+pub async fn count<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    filter: &ArticleFilter,
+) -> Result<u64> {
+    Ok(article::Entity::find()
+        .filter(visible(now))
+        .filter(filter.resolve(db).await?)
+        .count(db)
+        .await?)
+}
+
+/// Reads one page of `base` by (publish time, id) keyset, asking for one row more than the page to
+/// learn whether more follow, and checking the other side of the cursor with a one-row query.
+async fn keyset_page<C: ConnectionTrait>(
+    db: &C,
+    base: Select<article::Entity>,
+    order: ArticleOrder,
+    page: &PageRequest<TimeCursor>,
+) -> Result<Page<article::Model>> {
+    // Reading newest-first forwards, or oldest-first backwards, walks the index descending.
+    let descending = matches!(
+        (order, page.direction),
+        (ArticleOrder::Newest, Direction::Forward) | (ArticleOrder::Oldest, Direction::Backward)
+    );
+    let key = || {
+        Expr::tuple([
+            Expr::col((article::Entity, article::Column::PublishedAt)),
+            Expr::col((article::Entity, article::Column::Id)),
+        ])
+    };
+    let at = |c: &TimeCursor| Expr::tuple([Expr::val(c.at), Expr::val(c.id)]);
+
+    let mut rows_query = base.clone();
+    let mut beyond = false;
+    if let Some(cursor) = &page.cursor {
+        rows_query = rows_query.filter(if descending {
+            key().lt(at(cursor))
+        } else {
+            key().gt(at(cursor))
+        });
+        // Anything on the other side of the cursor, the cursor's own row included?
+        let other_side = if descending {
+            key().gte(at(cursor))
+        } else {
+            key().lte(at(cursor))
+        };
+        beyond = base
+            .select_only()
+            .column(article::Column::Id)
+            .filter(other_side)
+            .limit(1)
+            .into_tuple::<i64>()
+            .one(db)
+            .await?
+            .is_some();
+    }
+    let rows = order_by_time(rows_query, descending)
+        .limit(page.limit + 1)
+        .all(db)
+        .await?;
+    Ok(Page::from_fetched(rows, page.limit, page.direction, beyond))
+}
+
+fn order_by_time(query: Select<article::Entity>, descending: bool) -> Select<article::Entity> {
+    if descending {
+        query
+            .order_by_desc(article::Column::PublishedAt)
+            .order_by_desc(article::Column::Id)
+    } else {
+        query
+            .order_by_asc(article::Column::PublishedAt)
+            .order_by_asc(article::Column::Id)
+    }
+}
+
+/// The visible article with this slug.
+pub async fn by_slug<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    slug: &str,
+) -> Result<Option<article::Model>> {
+    Ok(article::Entity::find()
+        .filter(visible(now))
+        .filter(article::Column::Slug.eq(slug))
+        .one(db)
+        .await?)
+}
+
+/// The visible article with this id.
+pub async fn by_id<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    id: i64,
+) -> Result<Option<article::Model>> {
+    Ok(article::Entity::find_by_id(id)
+        .filter(visible(now))
+        .one(db)
+        .await?)
+}
+
+/// 同类资讯: visible articles in the same channel or sharing a tag with `article`, newest first,
+/// never the article itself.
+pub async fn related<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    article: &article::Model,
+    first: u64,
+) -> Result<Vec<article::Model>> {
+    let shares_a_tag = article::Column::Id.in_subquery(
+        Query::select()
+            .column(article_tag::Column::ArticleId)
+            .from(article_tag::Entity)
+            .and_where(
+                article_tag::Column::TagId.in_subquery(
+                    Query::select()
+                        .column(article_tag::Column::TagId)
+                        .from(article_tag::Entity)
+                        .and_where(article_tag::Column::ArticleId.eq(article.id))
+                        .to_owned(),
+                ),
+            )
+            .to_owned(),
+    );
+    Ok(article::Entity::find()
+        .filter(visible(now))
+        .filter(article::Column::Id.ne(article.id))
+        .filter(
+            Condition::any()
+                .add(article::Column::ChannelId.eq(article.channel_id))
+                .add(shares_a_tag),
+        )
+        .order_by_desc(article::Column::PublishedAt)
+        .order_by_desc(article::Column::Id)
+        .limit(first)
+        .all(db)
+        .await?)
+}
+
+/// Which editor-flagged box an article is recommended in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecommendedKind {
+    /// 推荐图文: featured articles that have a cover image.
+    WithImage,
+    /// 推荐资讯: recommended articles shown as text links.
+    Text,
+}
+
+/// The newest visible articles editors flagged for a recommendation box, optionally in a channel
+/// (and its sub-channels). An unknown channel slug is a validation error naming `channel`.
+pub async fn recommended<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    kind: RecommendedKind,
+    channel_slug: Option<&str>,
+    first: u64,
+) -> Result<Vec<article::Model>> {
+    let mut query = article::Entity::find().filter(visible(now));
+    query = match kind {
+        RecommendedKind::WithImage => query
+            .filter(article::Column::Featured.eq(true))
+            .filter(article::Column::CoverImage.is_not_null()),
+        RecommendedKind::Text => query.filter(article::Column::Recommended.eq(true)),
+    };
+    if let Some(slug) = channel_slug {
+        let ids = catalog::channel_with_descendants(db, slug)
+            .await?
+            .ok_or_else(|| {
+                Error::validation("channel", format!("no channel has the slug `{slug}`"))
+            })?;
+        query = query.filter(article::Column::ChannelId.is_in(ids));
+    }
+    Ok(query
+        .order_by_desc(article::Column::PublishedAt)
+        .order_by_desc(article::Column::Id)
+        .limit(first)
+        .all(db)
+        .await?)
+}

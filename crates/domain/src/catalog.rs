@@ -1,0 +1,241 @@
+//! The portal's reference data as readers see it: channels, sources, tags, pages. Batch loaders
+//! take many ids at once so that the gateway's dataloaders resolve a whole page in one query.
+
+use std::collections::HashMap;
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::{
+    entities::{article_tag, channel, page, source, tag},
+    error::Result,
+    pagination::{Direction, Page, PageRequest, SlugCursor},
+};
+
+/// Every channel, in navigation order (position, then id). The table is small: a portal has tens
+/// of channels, not thousands.
+pub async fn channels<C: ConnectionTrait>(db: &C) -> Result<Vec<channel::Model>> {
+    Ok(channel::Entity::find()
+        .order_by_asc(channel::Column::Position)
+        .order_by_asc(channel::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The channel with this slug.
+pub async fn channel_by_slug<C: ConnectionTrait>(
+    db: &C,
+    slug: &str,
+) -> Result<Option<channel::Model>> {
+    Ok(channel::Entity::find()
+        .filter(channel::Column::Slug.eq(slug))
+        .one(db)
+        .await?)
+}
+
+/// The ids of the channel with this slug and of all channels below it, or `None` when no channel
+/// has the slug.
+pub async fn channel_with_descendants<C: ConnectionTrait>(
+    db: &C,
+    slug: &str,
+) -> Result<Option<Vec<i64>>> {
+    let all = channel::Entity::find()
+        .select_only()
+        .columns([
+            channel::Column::Id,
+            channel::Column::ParentId,
+            channel::Column::Slug,
+        ])
+        .into_tuple::<(i64, Option<i64>, String)>()
+        .all(db)
+        .await?;
+    let Some(root) = all.iter().find(|(_, _, s)| s == slug).map(|(id, _, _)| *id) else {
+        return Ok(None);
+    };
+    let mut ids = vec![root];
+    // Breadth-first over the parent links; `ids` doubles as the queue. A cycle cannot loop
+    // forever because a channel is only added once.
+    let mut next = 0;
+    while next < ids.len() {
+        let parent = ids[next];
+        for (id, _, _) in all.iter().filter(|(_, p, _)| *p == Some(parent)) {
+            if !ids.contains(id) {
+                ids.push(*id);
+            }
+        }
+        next += 1;
+    }
+    Ok(Some(ids))
+}
+
+/// Channels by id, for a dataloader.
+pub async fn channels_by_ids<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+) -> Result<Vec<channel::Model>> {
+    Ok(channel::Entity::find()
+        .filter(channel::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
+/// The children of many channels at once, each list in navigation order; for a dataloader.
+pub async fn channel_children<C: ConnectionTrait>(
+    db: &C,
+    parent_ids: &[i64],
+) -> Result<HashMap<i64, Vec<channel::Model>>> {
+    let rows = channel::Entity::find()
+        .filter(channel::Column::ParentId.is_in(parent_ids.iter().copied()))
+        .order_by_asc(channel::Column::Position)
+        .order_by_asc(channel::Column::Id)
+        .all(db)
+        .await?;
+    let mut children: HashMap<i64, Vec<channel::Model>> = HashMap::new();
+    for row in rows {
+        if let Some(parent) = row.parent_id {
+            children.entry(parent).or_default().push(row);
+        }
+    }
+    Ok(children)
+}
+
+/// Sources by id, for a dataloader.
+pub async fn sources_by_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<Vec<source::Model>> {
+    Ok(source::Entity::find()
+        .filter(source::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
+/// Tags by id, for a dataloader.
+pub async fn tags_by_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<Vec<tag::Model>> {
+    Ok(tag::Entity::find()
+        .filter(tag::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
+/// The tags of many articles at once, each list in the editor's order; one query for any number
+/// of articles.
+pub async fn tags_of_articles<C: ConnectionTrait>(
+    db: &C,
+    article_ids: &[i64],
+) -> Result<HashMap<i64, Vec<tag::Model>>> {
+    let rows = article_tag::Entity::find()
+        .find_also_related(tag::Entity)
+        .filter(article_tag::Column::ArticleId.is_in(article_ids.iter().copied()))
+        .order_by_asc(article_tag::Column::ArticleId)
+        .order_by_asc(article_tag::Column::Position)
+        .order_by_asc(article_tag::Column::TagId)
+        .all(db)
+        .await?;
+    let mut tags: HashMap<i64, Vec<tag::Model>> = HashMap::new();
+    for (link, tag) in rows {
+        if let Some(tag) = tag {
+            tags.entry(link.article_id).or_default().push(tag);
+        }
+    }
+    Ok(tags)
+}
+
+/// The source with this slug.
+pub async fn source_by_slug<C: ConnectionTrait>(
+    db: &C,
+    slug: &str,
+) -> Result<Option<source::Model>> {
+    Ok(source::Entity::find()
+        .filter(source::Column::Slug.eq(slug))
+        .one(db)
+        .await?)
+}
+
+/// The tag with this slug.
+pub async fn tag_by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<Option<tag::Model>> {
+    Ok(tag::Entity::find()
+        .filter(tag::Column::Slug.eq(slug))
+        .one(db)
+        .await?)
+}
+
+/// A page of sources in slug order.
+pub async fn sources<C: ConnectionTrait>(
+    db: &C,
+    page: &PageRequest<SlugCursor>,
+) -> Result<Page<source::Model>> {
+    slug_page::<C, source::Entity>(db, source::Column::Slug, page).await
+}
+
+/// A page of tags in slug order.
+pub async fn tags<C: ConnectionTrait>(
+    db: &C,
+    page: &PageRequest<SlugCursor>,
+) -> Result<Page<tag::Model>> {
+    slug_page::<C, tag::Entity>(db, tag::Column::Slug, page).await
+}
+
+/// Reads a page of any table keyed by a unique slug column.
+async fn slug_page<C, E>(
+    db: &C,
+    slug: E::Column,
+    page: &PageRequest<SlugCursor>,
+) -> Result<Page<E::Model>>
+where
+    C: ConnectionTrait,
+    E: EntityTrait,
+{
+    let forward = page.direction == Direction::Forward;
+    let mut query = E::find();
+    let mut beyond = false;
+    if let Some(SlugCursor(at)) = &page.cursor {
+        query = query.filter(if forward {
+            slug.gt(at.as_str())
+        } else {
+            slug.lt(at.as_str())
+        });
+        beyond = E::find()
+            .select_only()
+            .column(slug)
+            .filter(if forward {
+                slug.lte(at.as_str())
+            } else {
+                slug.gte(at.as_str())
+            })
+            .limit(1)
+            .into_tuple::<String>()
+            .one(db)
+            .await?
+            .is_some();
+    }
+    let query = if forward {
+        query.order_by_asc(slug)
+    } else {
+        query.order_by_desc(slug)
+    };
+    let rows = query.limit(page.limit + 1).all(db).await?;
+    Ok(Page::from_fetched(rows, page.limit, page.direction, beyond))
+}
+
+/// The page with this slug.
+pub async fn page_by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<Option<page::Model>> {
+    Ok(page::Entity::find()
+        .filter(page::Column::Slug.eq(slug))
+        .one(db)
+        .await?)
+}
+
+/// The pages linked from the footer, in order.
+pub async fn footer_pages<C: ConnectionTrait>(db: &C) -> Result<Vec<page::Model>> {
+    Ok(page::Entity::find()
+        .filter(page::Column::InFooter.eq(true))
+        .order_by_asc(page::Column::Position)
+        .order_by_asc(page::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Pages by id.
+pub async fn pages_by_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<Vec<page::Model>> {
+    Ok(page::Entity::find()
+        .filter(page::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,99 @@
+//! sea-orm entities, one module per table. They are storage rows: the gateway never exposes them
+//! directly, it wraps them in its own GraphQL and JSON types.
+
+pub mod article;
+pub mod article_tag;
+pub mod channel;
+pub mod page;
+pub mod site_setting;
+pub mod source;
+pub mod tag;
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// How a source lets us use its work; decides what partners may receive.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[serde(rename_all = "snake_case")]
+pub enum License {
+    /// The site's own work.
+    #[sea_orm(string_value = "own")]
+    Own,
+    /// Reprinted as news under fair use; no redistribution.
+    #[sea_orm(string_value = "all_rights_reserved")]
+    AllRightsReserved,
+    /// The source granted permission to republish.
+    #[sea_orm(string_value = "permission_granted")]
+    PermissionGranted,
+    /// Creative Commons Attribution.
+    #[sea_orm(string_value = "cc_by")]
+    CcBy,
+    /// Creative Commons Attribution-ShareAlike.
+    #[sea_orm(string_value = "cc_by_sa")]
+    CcBySa,
+    /// No rights reserved.
+    #[sea_orm(string_value = "public_domain")]
+    PublicDomain,
+}
+
+/// Whether an article is our own, a reprint of another medium's work, or paid content.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum ArticleKind {
+    /// Written by the newsroom.
+    #[sea_orm(string_value = "original")]
+    Original,
+    /// Republished from another medium; must name its source and original URL.
+    #[sea_orm(string_value = "reprint")]
+    Reprint,
+    /// Paid content.
+    #[sea_orm(string_value = "sponsored")]
+    Sponsored,
+}
+
+/// Where an article is in its life. Only `published` and `scheduled` articles whose publish time
+/// has passed are visible to readers (see [`crate::articles::visible`]).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum ArticleStatus {
+    /// Being written; never visible to readers.
+    #[sea_orm(string_value = "draft")]
+    Draft,
+    /// Visible from its publish time on, without anyone acting.
+    #[sea_orm(string_value = "scheduled")]
+    Scheduled,
+    /// Visible (once its publish time has passed).
+    #[sea_orm(string_value = "published")]
+    Published,
+    /// Withdrawn from readers, kept for the record.
+    #[sea_orm(string_value = "archived")]
+    Archived,
+    /// Removed on a rights holder's request; hidden from every read path.
+    #[sea_orm(string_value = "taken_down")]
+    TakenDown,
+}
+
+/// The markup an article's or page's body was written in. The body is stored as given and
+/// rendered on the way out (see [`crate::render`]).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum BodyFormat {
+    /// CommonMark.
+    #[sea_orm(string_value = "markdown")]
+    Markdown,
+    /// HTML, sanitized whenever it is served.
+    #[sea_orm(string_value = "html")]
+    Html,
+}

@@ -1,0 +1,46 @@
+//! The one error type of the domain. Services return it; the gateway maps each variant to a
+//! GraphQL `extensions.code` (and later an HTTP status) in one place, and never shows a client the
+//! text of a [`Error::Database`].
+
+use sea_orm::DbErr;
+
+/// What went wrong in a domain operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The named thing does not exist (or is not visible to the caller).
+    #[error("{entity} not found")]
+    NotFound {
+        /// What was looked for, for example `article`.
+        entity: &'static str,
+    },
+    /// Input that breaks a rule; `field` names the argument or field at fault.
+    #[error("{field}: {message}")]
+    Validation {
+        /// The argument or field at fault, as the client named it (`first`, `filter.channel`).
+        field: String,
+        /// What is wrong with it, in words a client can act on.
+        message: String,
+    },
+    /// The change conflicts with the current state (a stale version, a duplicate).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The caller may not do this.
+    #[error("forbidden")]
+    Forbidden,
+    /// The database failed; the detail is logged, never shown to a client.
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+}
+
+impl Error {
+    /// A validation error naming `field`.
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Result of a domain operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,19 @@
+//! Database migrations for Newsroom.
+//!
+//! This crate depends on `sea-orm-migration` only, never on the entities, so that changing an
+//! entity can never rewrite history. A landed migration is never edited: a change is a new
+//! migration that follows it.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_create_read_side;
+
+/// Every migration, in the order it is applied.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_create_read_side::Migration)]
+    }
+}

@@ -1,0 +1,174 @@
+//! The HTTP application: one state built at start-up, the routes, and a server bound to a port
+//! the caller can read back (tests bind port 0 and ask which port they got).
+
+use std::{net::TcpListener, sync::Arc};
+
+use actix_web::{
+    App, HttpRequest, HttpResponse, HttpServer,
+    dev::Server,
+    http::header::{self, ContentType},
+    web,
+};
+use newsroom_domain::clock::Clock;
+
+pub use actix_web::dev::ServerHandle;
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+
+use crate::{
+    config::Config,
+    graphql::{self, NewsroomSchema, errors::ensure_codes, loaders::RequestContext},
+};
+
+/// What every request handler shares; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The pool.
+    pub db: DatabaseConnection,
+    /// Where "now" comes from.
+    pub clock: Arc<dyn Clock>,
+    /// The schema, built once.
+    pub schema: NewsroomSchema,
+}
+
+/// A bound, not yet running, server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds `config.bind` and builds the server over `db`.
+    pub fn build(
+        config: &Config,
+        db: DatabaseConnection,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(config.bind)?;
+        let port = listener.local_addr()?.port();
+        let state = AppState {
+            db,
+            clock,
+            schema: graphql::build(),
+        };
+        let max_body = config.max_body_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(state.clone()))
+                .app_data(web::PayloadConfig::new(max_body))
+                .configure(routes)
+        })
+        .listen(listener)?;
+        if config.workers > 0 {
+            server = server.workers(config.workers);
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process is told to stop (SIGINT / SIGTERM), then drains requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// The server handle, to stop it from a test.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+}
+
+/// Every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/graphql", web::post().to(graphql_post))
+        .route("/graphql", web::get().to(graphql_get))
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/", web::get().to(console));
+}
+
+/// A request the GraphQL endpoint cannot even read: answered in the GraphQL error shape.
+fn unreadable(status: actix_web::http::StatusCode, message: impl Into<String>) -> HttpResponse {
+    HttpResponse::build(status).json(json!({
+        "errors": [{ "message": message.into(), "extensions": { "code": "BAD_REQUEST" } }]
+    }))
+}
+
+async fn graphql_post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
+        return unreadable(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the request as `Content-Type: application/json`",
+        );
+    }
+    match serde_json::from_slice::<async_graphql::Request>(&body) {
+        Ok(request) => execute(&state, request).await,
+        Err(e) => unreadable(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            format!("the body is not a GraphQL request in JSON: {e}"),
+        ),
+    }
+}
+
+async fn graphql_get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    match async_graphql::http::parse_query_string(req.query_string()) {
+        Ok(request) => execute(&state, request).await,
+        Err(e) => unreadable(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            format!("the query string is not a GraphQL request: {e}"),
+        ),
+    }
+}
+
+async fn execute(state: &AppState, request: async_graphql::Request) -> HttpResponse {
+    if request.query.trim().is_empty() {
+        return unreadable(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "the request has no `query`",
+        );
+    }
+    let context = RequestContext::new(state.db.clone(), state.clock.now());
+    let mut response = state.schema.execute(request.data(context)).await;
+    ensure_codes(&mut response);
+    HttpResponse::Ok().json(response)
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    match state.db.ping().await {
+        Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready" })),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check: database unreachable");
+            HttpResponse::ServiceUnavailable().json(json!({ "status": "database unreachable" }))
+        }
+    }
+}
+
+/// A small query console that needs no network: the page and its script are served from here.
+async fn console() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::html())
+        .body(include_str!("console.html"))
+}

@@ -1,0 +1,155 @@
+//! The `newsroom` command line: `serve` (the default), `migrate`, `seed-demo`, `schema`.
+
+use std::{path::PathBuf, sync::Arc};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use migration::{Migrator, MigratorTrait};
+use newsroom_domain::{clock::SystemClock, db, demo};
+use sea_orm::{DatabaseConnection, TransactionTrait};
+
+use crate::{
+    app::Application,
+    config::{Config, Environment},
+    graphql,
+};
+
+/// Newsroom: a headless GraphQL content API for news portals.
+#[derive(Debug, Parser)]
+#[command(name = "newsroom", version)]
+pub struct Cli {
+    /// A TOML configuration file; environment variables override it.
+    #[arg(long, global = true, env = "NEWSROOM_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (the default).
+    Serve {
+        /// Load the demo content first when the database holds no articles.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Load the demo content; running it again never duplicates anything.
+    SeedDemo,
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+/// Runs the command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve { demo: false });
+    if let Command::Schema = command {
+        print!("{}", graphql::sdl());
+        return Ok(());
+    }
+    let config = Config::load(cli.config.as_deref())?;
+    match command {
+        Command::Schema => Ok(()),
+        Command::Migrate => {
+            let db = connect(&config).await?;
+            Migrator::up(&db, None)
+                .await
+                .context("applying migrations")?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::SeedDemo => {
+            let db = connect(&config).await?;
+            Migrator::up(&db, None)
+                .await
+                .context("applying migrations")?;
+            seed(&db).await
+        }
+        Command::Serve { demo } => serve(config, demo).await,
+    }
+}
+
+async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    db::connect(&config.database_url, config.db_max_connections)
+        .await
+        .with_context(|| {
+            format!(
+                "connecting to the database named by DATABASE_URL ({})",
+                redact(&config.database_url)
+            )
+        })
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn seed(db: &DatabaseConnection) -> anyhow::Result<()> {
+    let txn = db.begin().await?;
+    let report = demo::seed(&txn).await.context("loading the demo content")?;
+    txn.commit().await?;
+    tracing::info!(?report, "demo content loaded");
+    Ok(())
+}
+
+async fn serve(config: Config, load_demo: bool) -> anyhow::Result<()> {
+    let db = connect(&config).await?;
+    match config.env {
+        Environment::Development => {
+            Migrator::up(&db, None)
+                .await
+                .context("applying migrations")?;
+        }
+        Environment::Production => {
+            let pending = Migrator::get_pending_migrations(&db).await?.len();
+            if pending > 0 {
+                bail!(
+                    "{pending} migration(s) pending: run `newsroom migrate` before serving in production"
+                );
+            }
+        }
+    }
+    if load_demo && demo::is_empty(&db).await? {
+        seed(&db).await?;
+    }
+    let app = Application::build(&config, db, Arc::new(SystemClock))
+        .with_context(|| format!("listening on NEWSROOM_BIND ({})", config.bind))?;
+    let base = format!("http://{}:{}", config.bind.ip(), app.port());
+    tracing::info!("serving GraphQL at {base}/graphql");
+    println!("Newsroom is up. GraphQL endpoint: {base}/graphql  query console: {base}/");
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/news"),
+            "postgres://app@db:5432/news"
+        );
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
+        assert_eq!(
+            redact("sqlite://data/newsroom.db?mode=rwc"),
+            "sqlite://data/newsroom.db?mode=rwc"
+        );
+    }
+}

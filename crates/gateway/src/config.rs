@@ -1,0 +1,193 @@
+//! Typed configuration, loaded once at start-up: defaults, then an optional TOML file
+//! (`--config` or `NEWSROOM_CONFIG`), then environment variables. A wrong value stops the start
+//! with an error naming the setting.
+
+use std::{net::SocketAddr, path::Path};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use newsroom_domain::db::Backend;
+use serde::{Deserialize, Serialize};
+
+/// Development or production; production turns off conveniences that would be unsafe in public.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Local work: demo conveniences, automatic migrations.
+    #[default]
+    Development,
+    /// A public deployment.
+    Production,
+}
+
+/// Everything the server reads from its environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `DATABASE_URL`: a `sqlite:` file or a `postgres://` URL.
+    pub database_url: String,
+    /// `NEWSROOM_BIND`: the address to listen on.
+    pub bind: SocketAddr,
+    /// `NEWSROOM_ENV`: `development` or `production`.
+    pub env: Environment,
+    /// `REDIS_URL`: shared state across processes, when set.
+    pub redis_url: Option<String>,
+    /// `NEWSROOM_DB_MAX_CONNECTIONS`: the size of the database pool.
+    pub db_max_connections: u32,
+    /// `NEWSROOM_WORKERS`: HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// `NEWSROOM_MAX_BODY_BYTES`: the largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: "sqlite://data/newsroom.db?mode=rwc".into(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            env: Environment::Development,
+            redis_url: None,
+            db_max_connections: 16,
+            workers: 0,
+            max_body_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The named configuration file does not exist.
+    #[error("configuration file {0} does not exist")]
+    MissingFile(String),
+    /// A value could not be read; the message names the key and where it came from.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads defaults, then `file` when given, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_figment(Self::figment(file)?)
+    }
+
+    /// The layered sources, for callers (tests) that add their own on top.
+    pub fn figment(file: Option<&Path>) -> Result<Figment, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError::MissingFile(file.display().to_string()));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        Ok(figment
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL", "REDIS_URL"])
+                    .map(|key| key.as_str().to_ascii_lowercase().into()),
+            )
+            .merge(Env::prefixed("NEWSROOM_").ignore(&["CONFIG"])))
+    }
+
+    /// Extracts and validates a configuration.
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(describe(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |msg: &str| Err(ConfigError::Invalid(msg.to_owned()));
+        if Backend::of_url(&self.database_url).is_none() {
+            return invalid("DATABASE_URL must start with `sqlite:` or `postgres://`");
+        }
+        if self.db_max_connections == 0 {
+            return invalid("NEWSROOM_DB_MAX_CONNECTIONS must be at least 1");
+        }
+        if self.max_body_bytes < 1024 {
+            return invalid("NEWSROOM_MAX_BODY_BYTES must be at least 1024");
+        }
+        if let Some(url) = &self.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return invalid("REDIS_URL must start with `redis://` or `rediss://`");
+        }
+        Ok(())
+    }
+}
+
+/// Names the environment variable behind a figment error where there is one, since that is what
+/// an operator typed.
+fn describe(errors: figment::Error) -> String {
+    errors
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let var = match key.as_str() {
+                "database_url" | "redis_url" => key.to_ascii_uppercase(),
+                "" => String::new(),
+                other => format!("NEWSROOM_{}", other.to_ascii_uppercase()),
+            };
+            let origin = e
+                .metadata
+                .as_ref()
+                .map(|m| m.name.to_string())
+                .unwrap_or_default();
+            let mut kind = e.kind.to_string();
+            if kind.contains("unknown field") {
+                kind = kind.split(", expected").next().unwrap_or(&kind).to_owned();
+            }
+            if var.is_empty() {
+                format!("{kind} (from {origin})")
+            } else {
+                format!("{var}: {kind} (from {origin})")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::providers::Serialized;
+
+    use super::*;
+
+    fn with(key: &str, value: &str) -> Result<Config, ConfigError> {
+        Config::from_figment(
+            Figment::from(Serialized::defaults(Config::default()))
+                .merge(Serialized::global(key, value)),
+        )
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config =
+            Config::from_figment(Figment::from(Serialized::defaults(Config::default()))).unwrap();
+        assert_eq!(config.database_url, "sqlite://data/newsroom.db?mode=rwc");
+        assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.env, Environment::Development);
+    }
+
+    #[test]
+    fn wrong_values_name_the_setting() {
+        let err = with("bind", "not-an-address").unwrap_err().to_string();
+        assert!(err.contains("NEWSROOM_BIND"), "{err}");
+        let err = with("env", "staging").unwrap_err().to_string();
+        assert!(err.contains("NEWSROOM_ENV"), "{err}");
+        let err = with("database_url", "mysql://x").unwrap_err().to_string();
+        assert!(err.contains("DATABASE_URL"), "{err}");
+        let err = with("redis_url", "http://x").unwrap_err().to_string();
+        assert!(err.contains("REDIS_URL"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/newsroom.toml"))).unwrap_err();
+        assert!(matches!(err, ConfigError::MissingFile(_)));
+    }
+}

@@ -1,0 +1,133 @@
+//! The one place where errors become what a GraphQL client sees: every error carries
+//! `extensions.code`, and nothing internal (SQL, driver text, paths) ever leaves the server.
+
+use std::sync::Arc;
+
+use async_graphql::{ErrorExtensions, Response, ServerError};
+use newsroom_domain::Error as DomainError;
+
+/// The codes a client can rely on in `extensions.code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// No or an invalid token.
+    Unauthenticated,
+    /// The caller may not do this.
+    Forbidden,
+    /// No such thing.
+    NotFound,
+    /// An argument is wrong; `extensions.field` names it.
+    BadUserInput,
+    /// The change conflicts with the current state.
+    Conflict,
+    /// Too many requests.
+    RateLimited,
+    /// Our fault; the detail is in the server log.
+    Internal,
+}
+
+impl Code {
+    /// The code as it appears in responses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Unauthenticated => "UNAUTHENTICATED",
+            Code::Forbidden => "FORBIDDEN",
+            Code::NotFound => "NOT_FOUND",
+            Code::BadUserInput => "BAD_USER_INPUT",
+            Code::Conflict => "CONFLICT",
+            Code::RateLimited => "RATE_LIMITED",
+            Code::Internal => "INTERNAL",
+        }
+    }
+}
+
+/// An error with a code.
+pub fn coded(code: Code, message: impl Into<String>) -> async_graphql::Error {
+    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code.as_str()))
+}
+
+/// A `BAD_USER_INPUT` error naming the argument at fault in `extensions.field`.
+pub fn bad_input(field: &str, message: impl std::fmt::Display) -> async_graphql::Error {
+    let field = field.to_owned();
+    async_graphql::Error::new(format!("`{field}` {message}")).extend_with(move |_, e| {
+        e.set("code", Code::BadUserInput.as_str());
+        e.set("field", field.as_str());
+    })
+}
+
+const INTERNAL_MESSAGE: &str = "internal error; it has been logged";
+
+/// Converts a domain error. Database errors are logged with their cause and replaced by a
+/// generic message.
+pub fn from_domain(err: DomainError) -> async_graphql::Error {
+    match err {
+        DomainError::NotFound { entity } => coded(Code::NotFound, format!("{entity} not found")),
+        DomainError::Validation { field, message } => bad_input(&field, message),
+        DomainError::Conflict(message) => coded(Code::Conflict, message),
+        DomainError::Forbidden => coded(Code::Forbidden, "you may not do this"),
+        DomainError::Database(cause) => {
+            tracing::error!(error = %cause, "database error while resolving a GraphQL field");
+            coded(Code::Internal, INTERNAL_MESSAGE)
+        }
+    }
+}
+
+/// `.gql()` on domain results, so that a domain error is never turned into a client message by
+/// async-graphql's blanket `From<Display>` (which would show its text).
+pub trait GqlResultExt<T> {
+    /// Maps the error through [`from_domain`].
+    fn gql(self) -> async_graphql::Result<T>;
+}
+
+impl<T> GqlResultExt<T> for Result<T, DomainError> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(from_domain)
+    }
+}
+
+impl<T> GqlResultExt<T> for Result<T, Arc<DomainError>> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|err| match Arc::try_unwrap(err) {
+            Ok(err) => from_domain(err),
+            Err(shared) => {
+                tracing::error!(error = %shared, "error while loading a batch");
+                match &*shared {
+                    DomainError::Database(_) => coded(Code::Internal, INTERNAL_MESSAGE),
+                    other => coded(Code::Internal, other.to_string()),
+                }
+            }
+        })
+    }
+}
+
+/// The safety net over a whole response: every error must carry a code. async-graphql's own
+/// parse, validation and argument-coercion errors are the client's fault and become
+/// `BAD_USER_INPUT`; any other uncoded error from a resolver is unexpected, so it is logged and
+/// its text replaced.
+pub fn ensure_codes(response: &mut Response) {
+    for error in &mut response.errors {
+        let has_code = error
+            .extensions
+            .as_ref()
+            .is_some_and(|ext| ext.get("code").is_some());
+        if has_code {
+            continue;
+        }
+        let client_fault = error.path.is_empty()
+            || error.message.starts_with("Failed to parse")
+            || error.message.starts_with("Invalid value for argument");
+        if client_fault {
+            set_code(error, Code::BadUserInput);
+        } else {
+            tracing::error!(message = %error.message, path = ?error.path, "uncoded resolver error");
+            error.message = INTERNAL_MESSAGE.into();
+            set_code(error, Code::Internal);
+        }
+    }
+}
+
+fn set_code(error: &mut ServerError, code: Code) {
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code.as_str());
+}

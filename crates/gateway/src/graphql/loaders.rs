@@ -1,0 +1,174 @@
+//! Dataloaders: every relation field of a list resolves through one of these, so a page of
+//! articles with their channel, source and tags costs one query per relation, whatever its size.
+//! Loaders live for one request, so their caches never serve another request's data.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::{
+    Lookahead,
+    dataloader::{DataLoader, HashMapCache, Loader},
+};
+use chrono::{DateTime, Utc};
+use newsroom_domain::{
+    Error, catalog,
+    entities::{article, channel, source, tag},
+    site::SiteSettings,
+};
+use sea_orm::DatabaseConnection;
+
+/// What every resolver of one request shares: the database, the request's single "now" (so one
+/// response never mixes two views of visibility), and the request's loaders.
+pub struct RequestContext {
+    /// The pool.
+    pub db: DatabaseConnection,
+    /// The instant visibility is judged at, fixed for the whole request.
+    pub now: DateTime<Utc>,
+    /// Channels by id.
+    pub channels: Cached<ChannelLoader>,
+    /// A channel's children, by parent id.
+    pub children: Cached<ChildrenLoader>,
+    /// Sources by id.
+    pub sources: Cached<SourceLoader>,
+    /// An article's tags, by article id.
+    pub tags: Cached<TagsLoader>,
+    /// The site settings (one key).
+    pub site: Cached<SiteLoader>,
+}
+
+/// A dataloader that remembers what it loaded for the rest of the request.
+pub type Cached<L> = DataLoader<L, HashMapCache>;
+
+fn cached<L>(loader: L) -> Cached<L> {
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
+}
+
+impl RequestContext {
+    /// Fresh loaders for one request.
+    pub fn new(db: DatabaseConnection, now: DateTime<Utc>) -> Self {
+        RequestContext {
+            channels: cached(ChannelLoader(db.clone())),
+            children: cached(ChildrenLoader(db.clone())),
+            sources: cached(SourceLoader(db.clone())),
+            tags: cached(TagsLoader(db.clone())),
+            site: cached(SiteLoader(db.clone())),
+            db,
+            now,
+        }
+    }
+
+    /// Loads, in one batch per relation, what the selected fields of a list of articles will ask
+    /// for, before the list is resolved. A dataloader alone batches by timing (the keys that
+    /// arrive within its delay); priming makes a page cost the same few statements whatever its
+    /// size or the machine's speed. `nodes` are the selections that stand for one article.
+    pub async fn prime(
+        &self,
+        rows: &[article::Model],
+        nodes: &[Lookahead<'_>],
+    ) -> Result<(), Arc<Error>> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let selected = |name: &str| nodes.iter().any(|n| n.field(name).exists());
+        let disclaimer = selected("disclaimer");
+        let channels = async {
+            if selected("channel") {
+                self.channels
+                    .load_many(rows.iter().map(|a| a.channel_id))
+                    .await?;
+            }
+            Ok::<_, Arc<Error>>(())
+        };
+        let sources = async {
+            if selected("source") || disclaimer {
+                self.sources
+                    .load_many(rows.iter().filter_map(|a| a.source_id))
+                    .await?;
+            }
+            Ok(())
+        };
+        let tags = async {
+            if selected("tags") {
+                self.tags.load_many(rows.iter().map(|a| a.id)).await?;
+            }
+            Ok(())
+        };
+        let site = async {
+            if disclaimer {
+                self.site.load_one(SiteKey).await?;
+            }
+            Ok(())
+        };
+        futures::try_join!(channels, sources, tags, site).map(|_| ())
+    }
+}
+
+type Shared<T> = Result<T, Arc<Error>>;
+
+/// Loads channels by id.
+pub struct ChannelLoader(DatabaseConnection);
+
+impl Loader<i64> for ChannelLoader {
+    type Value = channel::Model;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[i64]) -> Shared<HashMap<i64, Self::Value>> {
+        let rows = catalog::channels_by_ids(&self.0, keys).await?;
+        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+    }
+}
+
+/// Loads the children of channels, by parent id.
+pub struct ChildrenLoader(DatabaseConnection);
+
+impl Loader<i64> for ChildrenLoader {
+    type Value = Vec<channel::Model>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[i64]) -> Shared<HashMap<i64, Self::Value>> {
+        Ok(catalog::channel_children(&self.0, keys).await?)
+    }
+}
+
+/// Loads sources by id.
+pub struct SourceLoader(DatabaseConnection);
+
+impl Loader<i64> for SourceLoader {
+    type Value = source::Model;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[i64]) -> Shared<HashMap<i64, Self::Value>> {
+        let rows = catalog::sources_by_ids(&self.0, keys).await?;
+        Ok(rows.into_iter().map(|s| (s.id, s)).collect())
+    }
+}
+
+/// Loads the ordered tags of articles, by article id.
+pub struct TagsLoader(DatabaseConnection);
+
+impl Loader<i64> for TagsLoader {
+    type Value = Vec<tag::Model>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[i64]) -> Shared<HashMap<i64, Self::Value>> {
+        Ok(catalog::tags_of_articles(&self.0, keys).await?)
+    }
+}
+
+/// The key of the one site-settings value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SiteKey;
+
+/// Loads the site settings once per request, however many disclaimers need them.
+pub struct SiteLoader(DatabaseConnection);
+
+impl Loader<SiteKey> for SiteLoader {
+    type Value = SiteSettings;
+    type Error = Arc<Error>;
+
+    async fn load(&self, _: &[SiteKey]) -> Shared<HashMap<SiteKey, Self::Value>> {
+        Ok(HashMap::from([(
+            SiteKey,
+            SiteSettings::load(&self.0).await?,
+        )]))
+    }
+}

@@ -1,0 +1,339 @@
+//! The read side of the schema: the portal's boxes, each one query.
+
+use async_graphql::{
+    Context, Enum, ID, InputObject, Object,
+    connection::{Connection, Edge},
+};
+use chrono::{DateTime, Utc};
+use newsroom_domain::{
+    articles::{
+        self, ArticleFilter, ArticleOrder as DomainOrder, RecommendedKind as DomainRecommended,
+    },
+    catalog,
+    entities::ArticleKind as DomainKind,
+    pagination::{Cursor, PageRequest, SlugCursor, TimeCursor},
+    site::SiteSettings,
+};
+
+use super::{
+    errors::{GqlResultExt, bad_input, from_domain},
+    ids::{self, Kind},
+    types::{Article, ArticleKind, Channel, Node, Page, Site, Source, Tag, list_size, request},
+};
+
+/// The root of every read.
+pub struct Query;
+
+/// Newest or oldest first.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ArticleOrder {
+    /// Latest publish time first.
+    #[default]
+    Newest,
+    /// Earliest publish time first.
+    Oldest,
+}
+
+/// Which recommendation box.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum RecommendedKind {
+    /// 推荐图文: featured articles with a cover image.
+    WithImage,
+    /// 推荐资讯: recommended articles shown as text links.
+    Text,
+}
+
+/// What to narrow an article list by. Every field is optional; given fields all apply.
+#[derive(InputObject, Default)]
+pub struct ArticleFilterInput {
+    /// A channel slug; its sub-channels' articles are included.
+    channel: Option<String>,
+    /// A tag slug.
+    tag: Option<String>,
+    /// A source slug.
+    source: Option<String>,
+    /// Own, reprint or sponsored.
+    kind: Option<ArticleKind>,
+    /// Published at or after this time.
+    published_after: Option<DateTime<Utc>>,
+    /// Published before this time.
+    published_before: Option<DateTime<Utc>>,
+    /// Only featured (推荐图文) articles, or only not.
+    featured: Option<bool>,
+    /// Only recommended (推荐资讯) articles, or only not.
+    recommended: Option<bool>,
+}
+
+impl From<ArticleFilterInput> for ArticleFilter {
+    fn from(f: ArticleFilterInput) -> Self {
+        ArticleFilter {
+            channel: f.channel,
+            tag: f.tag,
+            source: f.source,
+            kind: f.kind.map(DomainKind::from),
+            published_after: f.published_after,
+            published_before: f.published_before,
+            featured: f.featured,
+            recommended: f.recommended,
+        }
+    }
+}
+
+/// Extra fields of an article connection.
+pub struct ArticleConnectionFields {
+    filter: ArticleFilter,
+}
+
+#[Object]
+impl ArticleConnectionFields {
+    /// How many articles match the filter, on every page together. Counted only when asked for.
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
+        let req = request(ctx)?;
+        articles::count(&req.db, req.now, &self.filter).await.gql()
+    }
+}
+
+/// A page of articles.
+pub type ArticleConnection = Connection<String, Article, ArticleConnectionFields>;
+
+fn page_request<C: Cursor>(
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> async_graphql::Result<PageRequest<C>> {
+    PageRequest::from_relay(first, after.as_deref(), last, before.as_deref()).map_err(from_domain)
+}
+
+#[Object]
+impl Query {
+    /// The site: name, slogan, footer pages and filing numbers.
+    async fn site(&self, ctx: &Context<'_>) -> async_graphql::Result<Site> {
+        let req = request(ctx)?;
+        let settings: SiteSettings = req
+            .site
+            .load_one(super::loaders::SiteKey)
+            .await
+            .gql()?
+            .unwrap_or_default();
+        Ok(settings.into())
+    }
+
+    /// A standing page by slug; `null` when there is none.
+    async fn page(&self, ctx: &Context<'_>, slug: String) -> async_graphql::Result<Option<Page>> {
+        let req = request(ctx)?;
+        Ok(catalog::page_by_slug(&req.db, &slug).await.gql()?.map(Page))
+    }
+
+    /// The top-level channels in navigation order; each lists its `children`.
+    async fn channels(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Channel>> {
+        let req = request(ctx)?;
+        let all = catalog::channels(&req.db).await.gql()?;
+        Ok(all
+            .into_iter()
+            .filter(|c| c.parent_id.is_none())
+            .map(Channel)
+            .collect())
+    }
+
+    /// A channel by slug; `null` when there is none.
+    async fn channel(
+        &self,
+        ctx: &Context<'_>,
+        slug: String,
+    ) -> async_graphql::Result<Option<Channel>> {
+        let req = request(ctx)?;
+        Ok(catalog::channel_by_slug(&req.db, &slug)
+            .await
+            .gql()?
+            .map(Channel))
+    }
+
+    /// A tag by slug; `null` when there is none.
+    async fn tag(&self, ctx: &Context<'_>, slug: String) -> async_graphql::Result<Option<Tag>> {
+        let req = request(ctx)?;
+        Ok(catalog::tag_by_slug(&req.db, &slug).await.gql()?.map(Tag))
+    }
+
+    /// A source by slug; `null` when there is none.
+    async fn source(
+        &self,
+        ctx: &Context<'_>,
+        slug: String,
+    ) -> async_graphql::Result<Option<Source>> {
+        let req = request(ctx)?;
+        Ok(catalog::source_by_slug(&req.db, &slug)
+            .await
+            .gql()?
+            .map(Source))
+    }
+
+    /// All tags, in slug order.
+    async fn tags(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Tag>> {
+        let page = page_request::<SlugCursor>(first, after, last, before)?;
+        let req = request(ctx)?;
+        let rows = catalog::tags(&req.db, &page).await.gql()?;
+        let mut connection = Connection::new(rows.has_previous, rows.has_next);
+        connection.edges.extend(
+            rows.items
+                .into_iter()
+                .map(|t| Edge::new(SlugCursor(t.slug.clone()).encode(), Tag(t))),
+        );
+        Ok(connection)
+    }
+
+    /// All sources, in slug order.
+    async fn sources(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Source>> {
+        let page = page_request::<SlugCursor>(first, after, last, before)?;
+        let req = request(ctx)?;
+        let rows = catalog::sources(&req.db, &page).await.gql()?;
+        let mut connection = Connection::new(rows.has_previous, rows.has_next);
+        connection.edges.extend(
+            rows.items
+                .into_iter()
+                .map(|s| Edge::new(SlugCursor(s.slug.clone()).encode(), Source(s))),
+        );
+        Ok(connection)
+    }
+
+    /// A visible article by slug or by global ID (give exactly one); `null` when there is none.
+    async fn article(
+        &self,
+        ctx: &Context<'_>,
+        slug: Option<String>,
+        id: Option<ID>,
+    ) -> async_graphql::Result<Option<Article>> {
+        let req = request(ctx)?;
+        let found = match (slug, id) {
+            (Some(slug), None) => articles::by_slug(&req.db, req.now, &slug).await.gql()?,
+            (None, Some(id)) => match ids::decode(&id) {
+                Some((Kind::Article, row)) => articles::by_id(&req.db, req.now, row).await.gql()?,
+                Some(_) => return Err(bad_input("id", "is not the ID of an article")),
+                None => return Err(bad_input("id", "is not an ID this API issued")),
+            },
+            (Some(_), Some(_)) => {
+                return Err(bad_input("id", "give either `slug` or `id`, not both"));
+            }
+            (None, None) => return Err(bad_input("slug", "give either `slug` or `id`")),
+        };
+        Ok(found.map(Article))
+    }
+
+    /// Visible articles, newest first unless told otherwise, as a Relay connection with keyset
+    /// cursors. `first`/`after` page forwards, `last`/`before` backwards; a page holds at most 100.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a GraphQL field's arguments: the four Relay ones, filter and order"
+    )]
+    async fn articles(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<ArticleFilterInput>,
+        #[graphql(default)] order_by: ArticleOrder,
+    ) -> async_graphql::Result<ArticleConnection> {
+        let page = page_request::<TimeCursor>(first, after, last, before)?;
+        let filter: ArticleFilter = filter.unwrap_or_default().into();
+        let order = match order_by {
+            ArticleOrder::Newest => DomainOrder::Newest,
+            ArticleOrder::Oldest => DomainOrder::Oldest,
+        };
+        let req = request(ctx)?;
+        let rows = articles::list(&req.db, req.now, &filter, order, &page)
+            .await
+            .gql()?;
+        let look = ctx.look_ahead();
+        req.prime(
+            &rows.items,
+            &[look.field("edges").field("node"), look.field("nodes")],
+        )
+        .await
+        .gql()?;
+        let mut connection = Connection::with_additional_fields(
+            rows.has_previous,
+            rows.has_next,
+            ArticleConnectionFields { filter },
+        );
+        connection.edges.extend(
+            rows.items
+                .into_iter()
+                .map(|a| Edge::new(articles::cursor_of(&a).encode(), Article(a))),
+        );
+        Ok(connection)
+    }
+
+    /// The newest articles editors flagged for a recommendation box (推荐图文 or 推荐资讯),
+    /// optionally within a channel and its sub-channels.
+    async fn recommended(
+        &self,
+        ctx: &Context<'_>,
+        kind: RecommendedKind,
+        channel: Option<String>,
+        #[graphql(default = 10, desc = "How many, 0 to 100.")] first: i32,
+    ) -> async_graphql::Result<Vec<Article>> {
+        let first = list_size("first", first)?;
+        let kind = match kind {
+            RecommendedKind::WithImage => DomainRecommended::WithImage,
+            RecommendedKind::Text => DomainRecommended::Text,
+        };
+        let req = request(ctx)?;
+        let rows = articles::recommended(&req.db, req.now, kind, channel.as_deref(), first)
+            .await
+            .gql()?;
+        req.prime(&rows, &[ctx.look_ahead()]).await.gql()?;
+        Ok(rows.into_iter().map(Article).collect())
+    }
+
+    /// Any object by its global ID; `null` when it does not exist or is not visible.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        let Some((kind, row)) = ids::decode(&id) else {
+            return Err(bad_input("id", "is not an ID this API issued"));
+        };
+        let req = request(ctx)?;
+        Ok(match kind {
+            Kind::Article => articles::by_id(&req.db, req.now, row)
+                .await
+                .gql()?
+                .map(|a| Node::Article(Article(a))),
+            Kind::Channel => req
+                .channels
+                .load_one(row)
+                .await
+                .gql()?
+                .map(|c| Node::Channel(Channel(c))),
+            Kind::Source => req
+                .sources
+                .load_one(row)
+                .await
+                .gql()?
+                .map(|s| Node::Source(Source(s))),
+            Kind::Tag => catalog::tags_by_ids(&req.db, &[row])
+                .await
+                .gql()?
+                .pop()
+                .map(|t| Node::Tag(Tag(t))),
+            Kind::Page => catalog::pages_by_ids(&req.db, &[row])
+                .await
+                .gql()?
+                .pop()
+                .map(|p| Node::Page(Page(p))),
+        })
+    }
+}

@@ -1,0 +1,455 @@
+//! GraphQL objects over domain models. Entities never derive GraphQL types; each object here
+//! wraps a row and resolves its relations through the request's dataloaders.
+
+use async_graphql::{ComplexObject, Context, Enum, ID, Interface, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use newsroom_domain::{
+    articles, disclaimer,
+    entities::{article, channel, page, source, tag},
+    render,
+    site::SiteSettings,
+};
+
+use super::{
+    errors::{GqlResultExt, bad_input},
+    ids::{self, Kind},
+    loaders::{RequestContext, SiteKey},
+};
+
+/// The request's shared context; missing only if the server was wired wrongly.
+pub fn request<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a RequestContext> {
+    ctx.data::<RequestContext>()
+}
+
+/// Validates a plain list size argument (`first` of a non-connection list).
+pub fn list_size(name: &str, n: i32) -> async_graphql::Result<u64> {
+    u64::try_from(n)
+        .ok()
+        .filter(|n| *n <= newsroom_domain::pagination::MAX_PAGE_SIZE)
+        .ok_or_else(|| {
+            bad_input(
+                name,
+                format!(
+                    "must be between 0 and {}, got {n}",
+                    newsroom_domain::pagination::MAX_PAGE_SIZE
+                ),
+            )
+        })
+}
+
+/// How a body is served.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TextFormat {
+    /// Sanitized HTML: no script, event handler or `javascript:` URL.
+    #[default]
+    Html,
+    /// Plain text, paragraphs separated by blank lines.
+    Text,
+}
+
+/// Whether an article is our own, a reprint, or paid content.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "newsroom_domain::entities::ArticleKind")]
+pub enum ArticleKind {
+    /// Written by the newsroom.
+    Original,
+    /// Republished from another medium.
+    Reprint,
+    /// Paid content.
+    Sponsored,
+}
+
+/// Under what terms a source's work is carried.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "newsroom_domain::entities::License")]
+pub enum License {
+    /// The site's own work.
+    Own,
+    /// All rights reserved by the source.
+    AllRightsReserved,
+    /// The source granted permission to republish.
+    PermissionGranted,
+    /// Creative Commons Attribution.
+    CcBy,
+    /// Creative Commons Attribution-ShareAlike.
+    CcBySa,
+    /// No rights reserved.
+    PublicDomain,
+}
+
+/// Any object that can be fetched by its global ID.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "The global ID, for `node(id:)`."))]
+pub enum Node {
+    /// An article.
+    Article(Article),
+    /// A channel.
+    Channel(Channel),
+    /// A source.
+    Source(Source),
+    /// A tag.
+    Tag(Tag),
+    /// A page.
+    Page(Page),
+}
+
+/// A published article as readers see it.
+pub struct Article(pub article::Model);
+
+#[Object]
+impl Article {
+    /// The global ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Article, self.0.id)
+    }
+
+    /// The URL-safe, unique name of the article.
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    /// The headline.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// The editor's summary (核心提示).
+    async fn lead(&self) -> Option<&str> {
+        self.0.lead.as_deref()
+    }
+
+    /// The body, as sanitized HTML or as plain text.
+    async fn body(&self, #[graphql(default)] format: TextFormat) -> String {
+        match format {
+            TextFormat::Html => render::to_html(&self.0.body, self.0.body_format),
+            TextFormat::Text => render::to_text(&self.0.body, self.0.body_format),
+        }
+    }
+
+    /// The cover image URL (推荐图文 shows it).
+    async fn cover_image(&self) -> Option<&str> {
+        self.0.cover_image.as_deref()
+    }
+
+    /// The byline.
+    async fn author(&self) -> Option<&str> {
+        self.0.author.as_deref()
+    }
+
+    /// Own, reprint or sponsored.
+    async fn kind(&self) -> ArticleKind {
+        self.0.kind.into()
+    }
+
+    /// When the article became visible.
+    async fn published_at(&self) -> DateTime<Utc> {
+        self.0.published_at.unwrap_or(self.0.created_at)
+    }
+
+    /// When the article was last saved.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// How many times readers viewed it.
+    async fn view_count(&self) -> i64 {
+        self.0.view_count
+    }
+
+    /// Flagged for 推荐图文.
+    async fn featured(&self) -> bool {
+        self.0.featured
+    }
+
+    /// Flagged for 推荐资讯.
+    async fn recommended(&self) -> bool {
+        self.0.recommended
+    }
+
+    /// Where a reprint was first published.
+    async fn original_url(&self) -> Option<&str> {
+        self.0.original_url.as_deref()
+    }
+
+    /// The channel the article is filed in.
+    async fn channel(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Channel>> {
+        let loaded = request(ctx)?
+            .channels
+            .load_one(self.0.channel_id)
+            .await
+            .gql()?;
+        Ok(loaded.map(Channel))
+    }
+
+    /// The medium the article came from.
+    async fn source(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Source>> {
+        let Some(id) = self.0.source_id else {
+            return Ok(None);
+        };
+        let loaded = request(ctx)?.sources.load_one(id).await.gql()?;
+        Ok(loaded.map(Source))
+    }
+
+    /// The tags, in the editor's order.
+    async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Tag>> {
+        let loaded = request(ctx)?.tags.load_one(self.0.id).await.gql()?;
+        Ok(loaded.unwrap_or_default().into_iter().map(Tag).collect())
+    }
+
+    /// The reprint disclaimer (免责声明): the article's own text, else its source's, else the
+    /// site's default. `null` for the site's own articles unless an editor wrote one.
+    async fn disclaimer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Disclaimer>> {
+        let req = request(ctx)?;
+        let source = match self.0.source_id {
+            Some(id) => req.sources.load_one(id).await.gql()?,
+            None => None,
+        };
+        let site = req.site.load_one(SiteKey).await.gql()?.unwrap_or_default();
+        Ok(disclaimer::resolve(&self.0, source.as_ref(), &site).map(Disclaimer))
+    }
+
+    /// 同类资讯: visible articles in the same channel or sharing a tag, newest first, never this
+    /// article itself.
+    async fn related(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10, desc = "How many, 0 to 100.")] first: i32,
+    ) -> async_graphql::Result<Vec<Article>> {
+        let first = list_size("first", first)?;
+        let req = request(ctx)?;
+        let rows = articles::related(&req.db, req.now, &self.0, first)
+            .await
+            .gql()?;
+        req.prime(&rows, &[ctx.look_ahead()]).await.gql()?;
+        Ok(rows.into_iter().map(Article).collect())
+    }
+}
+
+/// The reprint disclaimer of an article and the attribution that goes with it.
+pub struct Disclaimer(pub disclaimer::Disclaimer);
+
+#[Object]
+impl Disclaimer {
+    /// The article's kind, which decides the default text.
+    async fn kind(&self) -> ArticleKind {
+        self.0.kind.into()
+    }
+
+    /// The disclaimer text.
+    async fn text(&self) -> &str {
+        &self.0.text
+    }
+
+    /// The name of the medium the article came from.
+    async fn source_name(&self) -> Option<&str> {
+        self.0.source_name.as_deref()
+    }
+
+    /// Where the article was first published.
+    async fn original_url(&self) -> Option<&str> {
+        self.0.original_url.as_deref()
+    }
+
+    /// Under what terms we carry it.
+    async fn license(&self) -> License {
+        self.0.license.into()
+    }
+
+    /// Where to ask for the article's removal.
+    async fn takedown_contact(&self) -> Option<&str> {
+        self.0.takedown_contact.as_deref()
+    }
+}
+
+/// A navigation section.
+pub struct Channel(pub channel::Model);
+
+#[Object]
+impl Channel {
+    /// The global ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Channel, self.0.id)
+    }
+
+    /// The URL-safe, unique name.
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    /// The display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Order among its siblings.
+    async fn position(&self) -> i32 {
+        self.0.position
+    }
+
+    /// The channel above this one.
+    async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Channel>> {
+        let Some(id) = self.0.parent_id else {
+            return Ok(None);
+        };
+        Ok(request(ctx)?
+            .channels
+            .load_one(id)
+            .await
+            .gql()?
+            .map(Channel))
+    }
+
+    /// The channels below this one, in navigation order.
+    async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Channel>> {
+        let loaded = request(ctx)?.children.load_one(self.0.id).await.gql()?;
+        Ok(loaded
+            .unwrap_or_default()
+            .into_iter()
+            .map(Channel)
+            .collect())
+    }
+}
+
+/// A medium whose work the portal carries, or the site itself.
+pub struct Source(pub source::Model);
+
+#[Object]
+impl Source {
+    /// The global ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Source, self.0.id)
+    }
+
+    /// The URL-safe, unique name.
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    /// The display name (来源).
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The source's home page.
+    async fn homepage(&self) -> Option<&str> {
+        self.0.homepage.as_deref()
+    }
+
+    /// Under what terms its work is carried.
+    async fn license(&self) -> License {
+        self.0.license.into()
+    }
+
+    /// Whether partners may receive its articles.
+    async fn syndication_allowed(&self) -> bool {
+        self.0.syndication_allowed
+    }
+
+    /// Where to ask for the removal of its articles.
+    async fn takedown_contact(&self) -> Option<&str> {
+        self.0.takedown_contact.as_deref()
+    }
+}
+
+/// A keyword.
+pub struct Tag(pub tag::Model);
+
+#[Object]
+impl Tag {
+    /// The global ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Tag, self.0.id)
+    }
+
+    /// The URL-safe, unique name.
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    /// The display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+}
+
+/// A standing page of the site (关于我们, 联系方式, ...).
+pub struct Page(pub page::Model);
+
+#[Object]
+impl Page {
+    /// The global ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Page, self.0.id)
+    }
+
+    /// The URL-safe, unique name.
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    /// The title.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// The body, as sanitized HTML or as plain text.
+    async fn body(&self, #[graphql(default)] format: TextFormat) -> String {
+        match format {
+            TextFormat::Html => render::to_html(&self.0.body, self.0.body_format),
+            TextFormat::Text => render::to_text(&self.0.body, self.0.body_format),
+        }
+    }
+
+    /// Order among the footer links.
+    async fn position(&self) -> i32 {
+        self.0.position
+    }
+
+    /// When the page was last saved.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// The site: its name, slogan, footer and filing numbers.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Site {
+    /// The site's name.
+    name: String,
+    /// The slogan above the navigation.
+    slogan: Option<String>,
+    /// The public base URL.
+    base_url: Option<String>,
+    /// The ICP filing number (ICP备案号), shown in the footer.
+    icp_filing: Option<String>,
+    /// The public-security filing number (公网安备), shown in the footer.
+    public_security_filing: Option<String>,
+    /// Where rights holders send takedown requests.
+    takedown_contact: Option<String>,
+}
+
+impl From<SiteSettings> for Site {
+    fn from(s: SiteSettings) -> Self {
+        Site {
+            name: s.name,
+            slogan: s.slogan,
+            base_url: s.base_url,
+            icp_filing: s.icp_filing,
+            public_security_filing: s.public_security_filing,
+            takedown_contact: s.takedown_contact,
+        }
+    }
+}
+
+#[ComplexObject]
+impl Site {
+    /// The pages linked from the footer, in order.
+    async fn footer_pages(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Page>> {
+        let req = request(ctx)?;
+        let pages = newsroom_domain::catalog::footer_pages(&req.db)
+            .await
+            .gql()?;
+        Ok(pages.into_iter().map(Page).collect())
+    }
+}

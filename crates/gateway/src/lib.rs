@@ -1,0 +1,7 @@
+//! The Newsroom gateway: configuration, the actix-web server, and the GraphQL schema over the
+//! domain. Domain errors become GraphQL errors here, in [`graphql::errors`], and nowhere else.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod graphql;

@@ -1,0 +1,282 @@
+//! Test support: a fresh, migrated database per test on SQLite and, when `TEST_POSTGRES_URL` is
+//! set, on PostgreSQL; and the real server on a free port in front of it.
+//!
+//! Each database is uniquely named and dropped when the test ends, whatever state the server was
+//! left in, so tests run in parallel and in any order.
+
+use std::{
+    future::Future,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use anyhow::Context;
+use chrono::{DateTime, TimeZone, Utc};
+use migration::{Migrator, MigratorTrait};
+use newsroom_domain::{clock::ManualClock, db, demo};
+use newsroom_gateway::{
+    app::{Application, ServerHandle},
+    config::Config,
+};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
+use serde_json::{Value, json};
+
+/// The database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temporary folder.
+    Sqlite,
+    /// A database on the server `TEST_POSTGRES_URL` names.
+    Postgres,
+}
+
+/// Generates one `#[tokio::test]` per backend for an `async fn(Backend) -> anyhow::Result<()>`.
+/// The PostgreSQL variant passes without running when `TEST_POSTGRES_URL` is not set, and says so.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),+ $(,)?) => {$(
+        mod $test {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() -> anyhow::Result<()> {
+                super::$test($crate::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() -> anyhow::Result<()> {
+                if !$crate::postgres_configured() {
+                    eprintln!("TEST_POSTGRES_URL is not set: PostgreSQL variant not run");
+                    return Ok(());
+                }
+                super::$test($crate::Backend::Postgres).await
+            }
+        }
+    )+};
+}
+
+/// Whether PostgreSQL tests should run.
+pub fn postgres_configured() -> bool {
+    std::env::var("TEST_POSTGRES_URL").is_ok_and(|v| !v.is_empty())
+}
+
+/// A fresh database, removed on drop.
+pub struct TestDb {
+    /// The URL to connect to it.
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Folder(PathBuf),
+    Database { admin_url: String, name: String },
+}
+
+impl TestDb {
+    /// Creates an empty database on `backend` and applies every migration.
+    pub async fn create(backend: Backend) -> anyhow::Result<(Self, DatabaseConnection)> {
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let test_db = match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("newsroom-test-{unique}"));
+                std::fs::create_dir_all(&dir)?;
+                TestDb {
+                    url: format!("sqlite://{}?mode=rwc", dir.join("newsroom.db").display()),
+                    cleanup: Cleanup::Folder(dir),
+                }
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("TEST_POSTGRES_URL").context("TEST_POSTGRES_URL")?;
+                let name = format!("newsroom_test_{unique}");
+                let admin = Database::connect(&admin_url)
+                    .await
+                    .context("connecting to TEST_POSTGRES_URL")?;
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await?;
+                admin.close().await?;
+                TestDb {
+                    url: with_database(&admin_url, &name)?,
+                    cleanup: Cleanup::Database { admin_url, name },
+                }
+            }
+        };
+        let conn = db::connect(&test_db.url, 8).await?;
+        Migrator::up(&conn, None)
+            .await
+            .context("migrating the test database")?;
+        Ok((test_db, conn))
+    }
+}
+
+/// `url` with its database path replaced by `name`.
+fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
+    let scheme_end = url.find("://").context("TEST_POSTGRES_URL has no scheme")? + 3;
+    let (base, query) = match url.find('?') {
+        Some(q) => (&url[..q], &url[q..]),
+        None => (url, ""),
+    };
+    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end);
+    let host = match path_start {
+        Some(i) => &base[..i],
+        None => base,
+    };
+    Ok(format!("{host}/{name}{query}"))
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Folder(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Database { admin_url, name } => {
+                // Drop runs inside the test's runtime, which cannot block on itself: use a thread
+                // with a runtime of its own.
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                let dropped = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    runtime.block_on(async {
+                        let admin = Database::connect(&admin_url).await?;
+                        admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await?;
+                        admin.close().await?;
+                        anyhow::Ok(())
+                    })
+                })
+                .join();
+                if !matches!(dropped, Ok(Ok(()))) {
+                    eprintln!("could not drop the test database {}", self.url);
+                }
+            }
+        }
+    }
+}
+
+/// The instant test servers believe it is, unless a test moves their clock.
+pub fn test_now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+/// The real server on a free port over a fresh database.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// A connection to the same database, for arranging and checking rows.
+    pub db: DatabaseConnection,
+    /// The server's clock.
+    pub clock: ManualClock,
+    /// SQL statements the server's pool has run.
+    pub statements: Arc<AtomicUsize>,
+    /// An HTTP client.
+    pub client: reqwest::Client,
+    handle: ServerHandle,
+    _db: TestDb,
+}
+
+impl TestApp {
+    /// Starts a server on `backend`, with the demo content loaded.
+    pub async fn with_demo(backend: Backend) -> anyhow::Result<Self> {
+        Self::spawn(backend, true).await
+    }
+
+    /// Starts a server on `backend`, with the demo content when `demo` is set.
+    pub async fn spawn(backend: Backend, demo: bool) -> anyhow::Result<Self> {
+        let (test_db, setup) = TestDb::create(backend).await?;
+        if demo {
+            let txn = setup.begin().await?;
+            demo::seed(&txn).await?;
+            txn.commit().await?;
+        }
+        let mut server_db = db::connect(&test_db.url, 8).await?;
+        let statements = Arc::new(AtomicUsize::new(0));
+        let counter = statements.clone();
+        server_db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        let config = Config {
+            database_url: test_db.url.clone(),
+            bind: "127.0.0.1:0".parse()?,
+            workers: 2,
+            ..Config::default()
+        };
+        let clock = ManualClock::new(test_now());
+        let app = Application::build(&config, server_db, Arc::new(clock.clone()))?;
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        Ok(TestApp {
+            address,
+            db: setup,
+            clock,
+            statements,
+            client: reqwest::Client::new(),
+            handle,
+            _db: test_db,
+        })
+    }
+
+    /// POSTs a GraphQL query and returns the whole response body, after checking it was a 200.
+    pub async fn graphql(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await?;
+        anyhow::ensure!(response.status() == 200, "status {}", response.status());
+        Ok(response.json().await?)
+    }
+
+    /// Like [`TestApp::graphql`], but fails when the response carries any error.
+    pub async fn data(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
+        let body = self.graphql(query, variables).await?;
+        anyhow::ensure!(body.get("errors").is_none(), "unexpected errors: {body}");
+        Ok(body["data"].clone())
+    }
+
+    /// The statements the server ran while `f` ran.
+    pub async fn count_statements<F, Fut, T>(&self, f: F) -> anyhow::Result<(usize, T)>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = anyhow::Result<T>>,
+    {
+        let before = self.statements.load(Ordering::SeqCst);
+        let out = f().await?;
+        Ok((self.statements.load(Ordering::SeqCst) - before, out))
+    }
+
+    /// Stops the server gracefully.
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_are_swapped_into_urls() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1").unwrap(),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432", "t1").unwrap(),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "t1").unwrap(),
+            "postgres://u:p@h/t1?sslmode=disable"
+        );
+    }
+}

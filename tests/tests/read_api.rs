@@ -1,0 +1,854 @@
+//! The read API end to end: the real server on a free port, over HTTP, on both backends.
+
+use std::collections::{HashMap, HashSet};
+
+use anyhow::{Context, ensure};
+use chrono::{DateTime, TimeDelta, Utc};
+use newsroom_domain::{
+    demo::SEED_ARTICLE_SLUG,
+    entities::{
+        ArticleKind, ArticleStatus, BodyFormat, article, article_tag, channel, source, tag,
+    },
+};
+use newsroom_tests::{Backend, TestApp, on_both_backends, test_now};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::{Value, json};
+
+const SEED_TITLE: &str = "奋力“双过半”, 勇夺“全年胜”! 南昌开发区召开2020年全区干部大会";
+const SEED_LEAD: &str = "6月27日下午,全区干部大会顺利召开,区党工委书记赵海东出席会议并讲话,区党工委副书记程建兵主持会议。";
+const SEED_DISCLAIMER_START: &str = "本网转载自其它媒体的文章";
+
+on_both_backends!(
+    seed_article_has_every_field_the_page_shows,
+    site_channels_and_footer_match_the_page,
+    paging_covers_every_article_forwards_and_backwards,
+    each_filter_returns_exactly_the_matching_articles,
+    recommended_boxes_hold_flagged_articles_newest_first,
+    invisible_articles_stay_invisible_until_their_time,
+    bad_arguments_are_named_and_change_nothing,
+    a_page_costs_the_same_statements_whatever_its_size,
+    nodes_resolve_by_global_id,
+);
+
+const ARTICLE_FIELDS: &str =
+    "id slug title lead publishedAt viewCount kind featured recommended coverImage originalUrl
+    body bodyText: body(format: TEXT)
+    channel { slug name parent { slug } } source { slug name license syndicationAllowed }
+    tags { slug name }
+    disclaimer { kind text sourceName originalUrl license takedownContact }";
+
+async fn seed_article_has_every_field_the_page_shows(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let query = format!(
+        "query($slug: String!) {{ article(slug: $slug) {{ {ARTICLE_FIELDS} related(first: 10) {{ slug publishedAt channel {{ slug }} tags {{ slug }} }} }} }}"
+    );
+    let data = app
+        .data(&query, json!({ "slug": SEED_ARTICLE_SLUG }))
+        .await?;
+    let a = &data["article"];
+    assert_eq!(a["title"], SEED_TITLE);
+    assert_eq!(a["lead"], SEED_LEAD);
+    assert_eq!(a["viewCount"], 40);
+    assert_eq!(a["kind"], "REPRINT");
+    let published: DateTime<Utc> = a["publishedAt"].as_str().context("publishedAt")?.parse()?;
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).context("offset")?;
+    assert_eq!(
+        published.with_timezone(&beijing).date_naive().to_string(),
+        "2020-07-03"
+    );
+    assert_eq!(a["source"]["name"], "南昌开发区");
+    assert_eq!(a["channel"]["parent"]["slug"], "parks");
+
+    let html = a["body"].as_str().context("body")?;
+    assert!(
+        html.contains("<h2>赵海东指出</h2>"),
+        "sections are headings: {html}"
+    );
+    for heading in ["赵海东强调", "机制保障", "作风保障"] {
+        assert!(
+            html.contains(&format!("<h2>{heading}</h2>")),
+            "{heading} missing"
+        );
+    }
+    assert!(html.contains("数字经济创新发展试验基地"));
+    let text = a["bodyText"].as_str().context("bodyText")?;
+    assert!(
+        !text.contains('<') && text.contains("赵海东指出\n\n"),
+        "{text}"
+    );
+
+    let disclaimer = &a["disclaimer"];
+    assert!(
+        disclaimer["text"]
+            .as_str()
+            .context("text")?
+            .starts_with(SEED_DISCLAIMER_START)
+    );
+    assert_eq!(disclaimer["kind"], "REPRINT");
+    assert_eq!(disclaimer["sourceName"], "南昌开发区");
+    assert_eq!(disclaimer["originalUrl"], a["originalUrl"]);
+    assert!(
+        a["originalUrl"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http"))
+    );
+    assert!(disclaimer["takedownContact"].is_string());
+
+    let tags: Vec<&str> = a["tags"]
+        .as_array()
+        .context("tags")?
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(
+        tags,
+        ["双过半", "招商引资", "数字经济", "产业园区", "营商环境"]
+    );
+
+    // 同类资讯: never itself, each in the same channel or sharing a tag, newest first.
+    let related = a["related"].as_array().context("related")?;
+    assert_eq!(related.len(), 10);
+    let own_tags: HashSet<&str> = a["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["slug"].as_str())
+        .collect();
+    let mut previous: Option<DateTime<Utc>> = None;
+    for r in related {
+        assert_ne!(r["slug"], SEED_ARTICLE_SLUG);
+        let shares_tag = r["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| own_tags.contains(t["slug"].as_str().unwrap_or("")));
+        assert!(
+            r["channel"]["slug"] == a["channel"]["slug"] || shares_tag,
+            "unrelated: {r}"
+        );
+        let at: DateTime<Utc> = r["publishedAt"].as_str().context("publishedAt")?.parse()?;
+        assert!(previous.is_none_or(|p| p >= at), "related not newest first");
+        previous = Some(at);
+    }
+
+    // An unknown slug is null, and no error.
+    let body = app
+        .graphql("{ article(slug: \"no-such-article\") { id } }", json!({}))
+        .await?;
+    assert_eq!(body, json!({ "data": { "article": null } }));
+    Ok(())
+}
+
+async fn site_channels_and_footer_match_the_page(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let data = app
+        .data(
+            "{ site { name slogan icpFiling publicSecurityFiling footerPages { slug title body } }
+               channels { slug name position children { slug name parent { slug } } }
+               page(slug: \"about\") { title body(format: TEXT) }
+               missing: page(slug: \"nope\") { title } }",
+            json!({}),
+        )
+        .await?;
+    let site = &data["site"];
+    assert_eq!(site["icpFiling"], "粤ICP备05102027号");
+    assert_eq!(site["publicSecurityFiling"], "粤公网安备 44040202001358号");
+    assert!(
+        site["slogan"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("科技是第一生产力"))
+    );
+    let footer: Vec<&str> = site["footerPages"]
+        .as_array()
+        .context("footer")?
+        .iter()
+        .filter_map(|p| p["title"].as_str())
+        .collect();
+    assert_eq!(
+        footer,
+        ["关于我们", "联系方式", "使用说明", "隐私政策", "免责声明"]
+    );
+
+    let channels = data["channels"].as_array().context("channels")?;
+    let names: Vec<&str> = channels.iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "氢能科技",
+            "沙蓬绿色种养产业模式",
+            "联源科技",
+            "超联科技",
+            "园区"
+        ]
+    );
+    let parks = &channels[4];
+    let children = parks["children"].as_array().context("children")?;
+    assert!(!children.is_empty());
+    assert!(
+        children
+            .iter()
+            .all(|c| c["parent"]["slug"] == parks["slug"])
+    );
+    assert!(data["page"]["title"] == "关于我们" && data["page"]["body"].is_string());
+    assert!(data["missing"].is_null());
+    Ok(())
+}
+
+/// Every visible article per the rows themselves, newest first: the oracle the API is held to.
+async fn visible_slugs_newest_first(app: &TestApp) -> anyhow::Result<Vec<String>> {
+    let now = app.clock_now();
+    let mut rows: Vec<article::Model> = article::Entity::find()
+        .all(&app.db)
+        .await?
+        .into_iter()
+        .filter(|a| {
+            matches!(
+                a.status,
+                ArticleStatus::Published | ArticleStatus::Scheduled
+            ) && a.published_at.is_some_and(|p| p <= now)
+        })
+        .collect();
+    rows.sort_by_key(|a| std::cmp::Reverse((a.published_at, a.id)));
+    Ok(rows.into_iter().map(|a| a.slug).collect())
+}
+
+trait ClockNow {
+    fn clock_now(&self) -> DateTime<Utc>;
+}
+
+impl ClockNow for TestApp {
+    fn clock_now(&self) -> DateTime<Utc> {
+        newsroom_domain::clock::Clock::now(&self.clock)
+    }
+}
+
+async fn page_through(
+    app: &TestApp,
+    forward: bool,
+    size: i32,
+) -> anyhow::Result<(Vec<String>, u64)> {
+    let query = "query($first: Int, $after: String, $last: Int, $before: String) {
+        articles(first: $first, after: $after, last: $last, before: $before) {
+          totalCount edges { cursor node { slug } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut total = 0;
+    for round in 0.. {
+        ensure!(round < 1000, "paging never ended");
+        let vars = if forward {
+            json!({ "first": size, "after": cursor })
+        } else {
+            json!({ "last": size, "before": cursor })
+        };
+        let conn = app.data(query, vars).await?["articles"].clone();
+        total = conn["totalCount"].as_u64().context("totalCount")?;
+        let mut slugs: Vec<String> = conn["edges"]
+            .as_array()
+            .context("edges")?
+            .iter()
+            .filter_map(|e| e["node"]["slug"].as_str().map(String::from))
+            .collect();
+        ensure!(slugs.len() <= size as usize, "page larger than asked");
+        let info = &conn["pageInfo"];
+        // Cursors are consistent with edges.
+        let edges = conn["edges"].as_array().context("edges")?;
+        if let (Some(first), Some(last)) = (edges.first(), edges.last()) {
+            ensure!(info["startCursor"] == first["cursor"] && info["endCursor"] == last["cursor"]);
+        }
+        let (more, back) = if forward {
+            (
+                info["hasNextPage"].as_bool(),
+                info["hasPreviousPage"].as_bool(),
+            )
+        } else {
+            (
+                info["hasPreviousPage"].as_bool(),
+                info["hasNextPage"].as_bool(),
+            )
+        };
+        ensure!(
+            back == Some(round > 0),
+            "the page knows whether rows lie behind it (round {round})"
+        );
+        if forward {
+            seen.append(&mut slugs);
+            cursor = info["endCursor"].as_str().map(String::from);
+        } else {
+            slugs.append(&mut seen);
+            seen = slugs;
+            cursor = info["startCursor"].as_str().map(String::from);
+        }
+        if more != Some(true) {
+            break;
+        }
+    }
+    Ok((seen, total))
+}
+
+async fn paging_covers_every_article_forwards_and_backwards(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let expected = visible_slugs_newest_first(&app).await?;
+    assert!(
+        expected.len() > 250,
+        "the demo has about 300 visible articles"
+    );
+    let (forward, total) = page_through(&app, true, 37).await?;
+    assert_eq!(total as usize, expected.len());
+    assert_eq!(
+        forward, expected,
+        "forward paging: no gap, no duplicate, newest first"
+    );
+    let (backward, _) = page_through(&app, false, 23).await?;
+    assert_eq!(backward, expected, "backward paging gives the same list");
+
+    // Oldest first is the exact reverse.
+    let oldest = app
+        .data(
+            "{ articles(first: 5, orderBy: OLDEST) { edges { node { slug } } } }",
+            json!({}),
+        )
+        .await?;
+    let oldest: Vec<&str> = oldest["articles"]["edges"]
+        .as_array()
+        .context("edges")?
+        .iter()
+        .filter_map(|e| e["node"]["slug"].as_str())
+        .collect();
+    let tail: Vec<&str> = expected.iter().rev().take(5).map(String::as_str).collect();
+    assert_eq!(oldest, tail);
+    Ok(())
+}
+
+/// Fetches every article the API lists for `filter` (paging through) and returns their slugs.
+async fn list_all(app: &TestApp, filter: Value) -> anyhow::Result<(Vec<String>, u64)> {
+    let query = "query($f: ArticleFilterInput, $after: String) {
+        articles(first: 100, after: $after, filter: $f) { totalCount edges { node { slug } } pageInfo { hasNextPage endCursor } } }";
+    let mut slugs = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let conn = app
+            .data(query, json!({ "f": filter, "after": after }))
+            .await?["articles"]
+            .clone();
+        slugs.extend(
+            conn["edges"]
+                .as_array()
+                .context("edges")?
+                .iter()
+                .filter_map(|e| e["node"]["slug"].as_str().map(String::from)),
+        );
+        if conn["pageInfo"]["hasNextPage"] != true {
+            return Ok((slugs, conn["totalCount"].as_u64().context("totalCount")?));
+        }
+        after = conn["pageInfo"]["endCursor"].as_str().map(String::from);
+    }
+}
+
+async fn each_filter_returns_exactly_the_matching_articles(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let now = app.clock_now();
+    let articles: Vec<article::Model> = article::Entity::find().all(&app.db).await?;
+    let channels: HashMap<i64, channel::Model> = channel::Entity::find()
+        .all(&app.db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    let sources: HashMap<i64, source::Model> = source::Entity::find()
+        .all(&app.db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s))
+        .collect();
+    let tags: HashMap<i64, tag::Model> = tag::Entity::find()
+        .all(&app.db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
+    let links = article_tag::Entity::find().all(&app.db).await?;
+    let visible = |a: &&article::Model| {
+        matches!(
+            a.status,
+            ArticleStatus::Published | ArticleStatus::Scheduled
+        ) && a.published_at.is_some_and(|p| p <= now)
+    };
+    let expect = |pred: &dyn Fn(&article::Model) -> bool| -> Vec<String> {
+        let mut rows: Vec<&article::Model> = articles
+            .iter()
+            .filter(visible)
+            .filter(|a| pred(a))
+            .collect();
+        rows.sort_by_key(|a| std::cmp::Reverse((a.published_at, a.id)));
+        rows.into_iter().map(|a| a.slug.clone()).collect()
+    };
+
+    let parks = channels
+        .values()
+        .find(|c| c.slug == "parks")
+        .context("parks")?;
+    let in_parks = |a: &article::Model| {
+        let mut id = Some(a.channel_id);
+        while let Some(c) = id {
+            if c == parks.id {
+                return true;
+            }
+            id = channels.get(&c).and_then(|c| c.parent_id);
+        }
+        false
+    };
+    let tag = tags
+        .values()
+        .find(|t| t.name == "数字经济")
+        .context("tag")?;
+    let tagged: HashSet<i64> = links
+        .iter()
+        .filter(|l| l.tag_id == tag.id)
+        .map(|l| l.article_id)
+        .collect();
+    let source = sources
+        .values()
+        .find(|s| s.name == "南昌开发区")
+        .context("source")?;
+    let from: DateTime<Utc> = "2020-01-01T00:00:00Z".parse()?;
+    let to: DateTime<Utc> = "2020-07-01T00:00:00Z".parse()?;
+
+    let cases: Vec<(Value, Vec<String>)> = vec![
+        (json!({ "channel": "parks" }), expect(&in_parks)),
+        (
+            json!({ "tag": tag.slug }),
+            expect(&|a| tagged.contains(&a.id)),
+        ),
+        (
+            json!({ "source": source.slug }),
+            expect(&|a| a.source_id == Some(source.id)),
+        ),
+        (
+            json!({ "kind": "ORIGINAL" }),
+            expect(&|a| a.kind == ArticleKind::Original),
+        ),
+        (
+            json!({ "kind": "SPONSORED" }),
+            expect(&|a| a.kind == ArticleKind::Sponsored),
+        ),
+        (
+            json!({ "publishedAfter": from, "publishedBefore": to }),
+            expect(&|a| a.published_at.is_some_and(|p| p >= from && p < to)),
+        ),
+        (json!({ "featured": true }), expect(&|a| a.featured)),
+        (json!({ "recommended": true }), expect(&|a| a.recommended)),
+        (
+            json!({ "channel": "parks", "recommended": true, "kind": "REPRINT" }),
+            expect(&|a| in_parks(a) && a.recommended && a.kind == ArticleKind::Reprint),
+        ),
+    ];
+    for (filter, expected) in cases {
+        assert!(!expected.is_empty(), "the demo content exercises {filter}");
+        let (got, total) = list_all(&app, filter.clone()).await?;
+        assert_eq!(got, expected, "filter {filter}");
+        assert_eq!(total as usize, expected.len(), "totalCount for {filter}");
+    }
+    Ok(())
+}
+
+async fn recommended_boxes_hold_flagged_articles_newest_first(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let data = app
+        .data(
+            "{ img: recommended(kind: WITH_IMAGE, first: 6) { featured coverImage publishedAt }
+               txt: recommended(kind: TEXT, first: 8) { recommended publishedAt }
+               parks: recommended(kind: TEXT, channel: \"parks\", first: 50) { channel { slug parent { slug } } } }",
+            json!({}),
+        )
+        .await?;
+    let img = data["img"].as_array().context("img")?;
+    assert_eq!(img.len(), 6);
+    assert!(
+        img.iter()
+            .all(|a| a["featured"] == true && a["coverImage"].is_string())
+    );
+    let txt = data["txt"].as_array().context("txt")?;
+    assert_eq!(txt.len(), 8);
+    assert!(txt.iter().all(|a| a["recommended"] == true));
+    for list in [img, txt] {
+        let times: Vec<&str> = list
+            .iter()
+            .filter_map(|a| a["publishedAt"].as_str())
+            .collect();
+        let mut sorted = times.clone();
+        sorted.sort_by(|a, b| b.cmp(a));
+        assert_eq!(times, sorted, "newest first");
+    }
+    let parks = data["parks"].as_array().context("parks")?;
+    assert!(!parks.is_empty());
+    assert!(
+        parks
+            .iter()
+            .all(|a| a["channel"]["slug"] == "parks" || a["channel"]["parent"]["slug"] == "parks")
+    );
+    Ok(())
+}
+
+async fn insert_article(
+    app: &TestApp,
+    slug: &str,
+    status: ArticleStatus,
+    published_at: Option<DateTime<Utc>>,
+) -> anyhow::Result<article::Model> {
+    let seed = article::Entity::find()
+        .filter(article::Column::Slug.eq(SEED_ARTICLE_SLUG))
+        .one(&app.db)
+        .await?
+        .context("seed article")?;
+    let now = test_now();
+    let row = article::ActiveModel {
+        slug: Set(slug.into()),
+        title: Set(format!("测试文章 {slug}")),
+        lead: Set(None),
+        body: Set("正文".into()),
+        body_format: Set(BodyFormat::Markdown),
+        cover_image: Set(None),
+        author: Set(None),
+        channel_id: Set(seed.channel_id),
+        source_id: Set(None),
+        original_url: Set(None),
+        kind: Set(ArticleKind::Original),
+        status: Set(status),
+        published_at: Set(published_at),
+        featured: Set(false),
+        recommended: Set(true),
+        disclaimer: Set(None),
+        view_count: Set(0),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let row = row.insert(&app.db).await?;
+    // Share the seed article's tags, so that a leak into `related` would show.
+    for link in article_tag::Entity::find()
+        .filter(article_tag::Column::ArticleId.eq(seed.id))
+        .all(&app.db)
+        .await?
+    {
+        article_tag::ActiveModel {
+            article_id: Set(row.id),
+            tag_id: Set(link.tag_id),
+            position: Set(link.position),
+        }
+        .insert(&app.db)
+        .await?;
+    }
+    Ok(row)
+}
+
+async fn invisible_articles_stay_invisible_until_their_time(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let now = test_now();
+    let in_an_hour = now + TimeDelta::hours(1);
+    let hidden = [
+        insert_article(
+            &app,
+            "a-draft",
+            ArticleStatus::Draft,
+            Some(now - TimeDelta::days(1)),
+        )
+        .await?,
+        insert_article(
+            &app,
+            "an-archived-one",
+            ArticleStatus::Archived,
+            Some(now - TimeDelta::days(1)),
+        )
+        .await?,
+        insert_article(
+            &app,
+            "a-taken-down-one",
+            ArticleStatus::TakenDown,
+            Some(now - TimeDelta::days(1)),
+        )
+        .await?,
+        insert_article(
+            &app,
+            "future-dated",
+            ArticleStatus::Published,
+            Some(in_an_hour),
+        )
+        .await?,
+        insert_article(
+            &app,
+            "scheduled",
+            ArticleStatus::Scheduled,
+            Some(in_an_hour),
+        )
+        .await?,
+    ];
+    let probe = "query($slug: String!, $id: ID!) {
+        article(slug: $slug) { slug } byId: article(id: $id) { slug } node(id: $id) { id }
+        articles(first: 100) { totalCount edges { node { slug } } }
+        recommended(kind: TEXT, first: 100) { slug }
+        seed: article(slug: \"nanchang-kaifaqu-2020-ganbu-dahui\") { related(first: 100) { slug } } }";
+    let visible_in = |data: &Value, slug: &str| -> bool {
+        let in_list = |v: &Value| {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .any(|a| a["slug"] == slug || a["node"]["slug"] == slug)
+        };
+        !data["article"].is_null()
+            || !data["byId"].is_null()
+            || !data["node"].is_null()
+            || in_list(&data["articles"]["edges"])
+            || in_list(&data["recommended"])
+            || in_list(&data["seed"]["related"])
+    };
+    for row in &hidden {
+        let id = newsroom_gateway::graphql::ids::encode(
+            newsroom_gateway::graphql::ids::Kind::Article,
+            row.id,
+        );
+        let data = app
+            .data(probe, json!({ "slug": row.slug, "id": id }))
+            .await?;
+        assert!(!visible_in(&data, &row.slug), "{} leaked: {data}", row.slug);
+    }
+
+    // At its time, the scheduled and the future-dated article appear without anyone acting.
+    app.clock.advance(TimeDelta::hours(1));
+    for slug in ["scheduled", "future-dated"] {
+        let row = hidden.iter().find(|r| r.slug == slug).context("row")?;
+        let id = newsroom_gateway::graphql::ids::encode(
+            newsroom_gateway::graphql::ids::Kind::Article,
+            row.id,
+        );
+        let data = app.data(probe, json!({ "slug": slug, "id": id })).await?;
+        assert_eq!(data["article"]["slug"], slug);
+        assert_eq!(
+            data["articles"]["edges"][0]["node"]["slug"]
+                .as_str()
+                .map(|s| s == "scheduled" || s == "future-dated"),
+            Some(true)
+        );
+    }
+    Ok(())
+}
+
+async fn bad_arguments_are_named_and_change_nothing(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let cases = [
+        ("{ articles(first: 101) { totalCount } }", "first"),
+        ("{ articles(first: -1) { totalCount } }", "first"),
+        ("{ articles(last: 500) { totalCount } }", "last"),
+        ("{ articles(first: 2, last: 2) { totalCount } }", "last"),
+        (
+            "{ articles(first: 2, after: \"not-a-cursor\") { totalCount } }",
+            "after",
+        ),
+        (
+            "{ articles(last: 2, before: \"dDp4Onk\") { totalCount } }",
+            "before",
+        ),
+        (
+            "{ articles(first: 2, before: \"x\") { totalCount } }",
+            "before",
+        ),
+        (
+            "{ articles(filter: { channel: \"no-such-channel\" }) { totalCount } }",
+            "filter.channel",
+        ),
+        (
+            "{ articles(filter: { tag: \"no-such-tag\" }) { totalCount } }",
+            "filter.tag",
+        ),
+        (
+            "{ articles(filter: { source: \"no-such-source\" }) { totalCount } }",
+            "filter.source",
+        ),
+        (
+            "{ articles(filter: { publishedAfter: \"2020-02-01T00:00:00Z\", publishedBefore: \"2020-01-01T00:00:00Z\" }) { totalCount } }",
+            "filter.publishedBefore",
+        ),
+        ("{ article { id } }", "slug"),
+        ("{ article(slug: \"x\", id: \"x\") { id } }", "id"),
+        ("{ article(id: \"garbage\") { id } }", "id"),
+        ("{ article(id: \"Q2hhbm5lbDox\") { id } }", "id"),
+        ("{ node(id: \"'; DROP TABLE articles; --\") { id } }", "id"),
+        ("{ recommended(kind: TEXT, first: 1000) { id } }", "first"),
+        (
+            "{ recommended(kind: TEXT, channel: \"nope\") { id } }",
+            "channel",
+        ),
+        ("{ tags(first: 101) { edges { cursor } } }", "first"),
+        (
+            "{ sources(first: 1, after: \"dDoxOjI\") { edges { cursor } } }",
+            "after",
+        ),
+        (
+            "{ article(slug: \"nanchang-kaifaqu-2020-ganbu-dahui\") { related(first: -5) { id } } }",
+            "first",
+        ),
+    ];
+    for (query, field) in cases {
+        let body = app.graphql(query, json!({})).await?;
+        let error = &body["errors"][0];
+        assert_eq!(
+            error["extensions"]["code"], "BAD_USER_INPUT",
+            "{query}: {body}"
+        );
+        assert_eq!(error["extensions"]["field"], field, "{query}: {body}");
+        assert!(
+            error["message"].as_str().is_some_and(|m| m.contains(field)),
+            "{query}: {body}"
+        );
+    }
+    // Errors async-graphql raises itself also carry a code, and no SQL ever shows.
+    for query in [
+        "{ articles(first: \"many\") { totalCount } }",
+        "{ articles(first: 99999999999) { totalCount } }",
+        "{ articles(filter: { publishedAfter: \"yesterday\" }) { totalCount } }",
+        "{ nosuchfield }",
+        "{ articles(",
+    ] {
+        let body = app.graphql(query, json!({})).await?;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{query}: {body}"
+        );
+        let text = body.to_string().to_lowercase();
+        assert!(!text.contains("select") && !text.contains("sqlx"), "{body}");
+    }
+    // Requests that are not GraphQL at all get a 4xx, never a 500.
+    let url = format!("{}/graphql", app.address);
+    let malformed = app
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{\"query\": ")
+        .send()
+        .await?;
+    assert_eq!(malformed.status(), 400);
+    let no_query = app
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await?;
+    assert_eq!(no_query.status(), 400);
+    let wrong_type = app
+        .client
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body("{ site { name } }")
+        .send()
+        .await?;
+    assert_eq!(wrong_type.status(), 415);
+    let too_big = app
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 * 1024 * 1024])
+        .send()
+        .await?;
+    assert_eq!(too_big.status(), 413);
+    // And nothing changed: the server still answers, the seed article is intact.
+    let data = app
+        .data(
+            "{ article(slug: \"nanchang-kaifaqu-2020-ganbu-dahui\") { viewCount } }",
+            json!({}),
+        )
+        .await?;
+    assert_eq!(data["article"]["viewCount"], 40);
+    Ok(())
+}
+
+async fn a_page_costs_the_same_statements_whatever_its_size(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let home = "query($n: Int!) { articles(first: $n) { edges { node { title publishedAt
+        channel { name } source { name } tags { name } disclaimer { text } } } } }";
+    let mut counts = Vec::new();
+    for n in [1, 5, 20, 100] {
+        let (statements, data) = app
+            .count_statements(|| app.data(home, json!({ "n": n })))
+            .await?;
+        assert_eq!(
+            data["articles"]["edges"].as_array().map(Vec::len),
+            Some(n as usize)
+        );
+        counts.push(statements);
+    }
+    assert!(
+        counts.iter().all(|c| *c == counts[0]),
+        "statements per page size: {counts:?}"
+    );
+    // The page, its channels, sources, tags and the site settings: five statements.
+    assert_eq!(counts[0], 5, "statements for a home page: {counts:?}");
+    Ok(())
+}
+
+async fn nodes_resolve_by_global_id(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let data = app
+        .data(
+            "{ article(slug: \"nanchang-kaifaqu-2020-ganbu-dahui\") { id title channel { id name } source { id name } tags { id name } }
+               site { footerPages { id title } } }",
+            json!({}),
+        )
+        .await?;
+    let a = &data["article"];
+    let pairs = [
+        (a["id"].clone(), "Article", a["title"].clone()),
+        (
+            a["channel"]["id"].clone(),
+            "Channel",
+            a["channel"]["name"].clone(),
+        ),
+        (
+            a["source"]["id"].clone(),
+            "Source",
+            a["source"]["name"].clone(),
+        ),
+        (
+            a["tags"][0]["id"].clone(),
+            "Tag",
+            a["tags"][0]["name"].clone(),
+        ),
+        (
+            data["site"]["footerPages"][0]["id"].clone(),
+            "Page",
+            data["site"]["footerPages"][0]["title"].clone(),
+        ),
+    ];
+    for (id, typename, label) in pairs {
+        let node = app
+            .data(
+                "query($id: ID!) { node(id: $id) { __typename id
+                   ... on Article { title } ... on Channel { name } ... on Source { name } ... on Tag { name } ... on Page { title } } }",
+                json!({ "id": id }),
+            )
+            .await?;
+        let node = &node["node"];
+        assert_eq!(node["__typename"], typename);
+        assert_eq!(node["id"], id);
+        assert!(node["title"] == label || node["name"] == label, "{node}");
+    }
+    // A well-formed ID of a row that does not exist is null, not an error.
+    let missing =
+        newsroom_gateway::graphql::ids::encode(newsroom_gateway::graphql::ids::Kind::Tag, 987_654);
+    let body = app
+        .graphql(
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": missing }),
+        )
+        .await?;
+    assert_eq!(body, json!({ "data": { "node": null } }));
+    Ok(())
+}

@@ -1,0 +1,30 @@
+# The commands a person types. `make run` and `make test` are all a newcomer needs.
+CARGO ?= cargo
+BIN    = $(CARGO) run --quiet --bin newsroom --
+
+.PHONY: run build test test-postgres lint fmt schema bench
+
+run: ## Start the API on SQLite (./data/newsroom.db) with the demo content
+	$(BIN) serve --demo
+
+build:
+	$(CARGO) build --workspace
+
+test: ## Every test on SQLite; on PostgreSQL too when TEST_POSTGRES_URL is set
+	$(CARGO) test --workspace --lib --bins --tests --no-fail-fast
+
+test-postgres: ## Every test on both backends against the local PostgreSQL
+	TEST_POSTGRES_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(MAKE) test
+
+lint: ## Formatting and clippy, as CI runs them
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+schema: ## Rewrite schema.graphql from the code
+	$(BIN) schema > schema.graphql
+
+bench: ## Read-path latency over 100,000 articles on SQLite, and on PostgreSQL when TEST_POSTGRES_URL is set
+	$(CARGO) bench -p newsroom-tests --bench read_path

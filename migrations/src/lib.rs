@@ -7,6 +7,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_read_side;
+mod m20261127_000002_create_users_and_revisions;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -14,6 +15,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_create_read_side::Migration)]
+        vec![
+            Box::new(m20261127_000001_create_read_side::Migration),
+            Box::new(m20261127_000002_create_users_and_revisions::Migration),
+        ]
     }
 }

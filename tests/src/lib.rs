@@ -16,9 +16,15 @@ use std::{
 use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
 use migration::{Migrator, MigratorTrait};
-use newsroom_domain::{clock::ManualClock, db, demo};
+use newsroom_domain::{
+    clock::ManualClock,
+    db, demo,
+    entities::{Role, user},
+    users,
+};
 use newsroom_gateway::{
     app::{Application, ServerHandle},
+    auth::AuthKeys,
     config::Config,
 };
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
@@ -159,6 +165,21 @@ impl Drop for TestDb {
     }
 }
 
+/// The HS256 secret test servers sign with.
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+
+/// The configuration test servers run with: port 0, a known secret, no login delay.
+pub fn test_config(database_url: &str) -> anyhow::Result<Config> {
+    Ok(Config {
+        database_url: database_url.to_owned(),
+        bind: "127.0.0.1:0".parse()?,
+        workers: 2,
+        jwt_secret: Some(TEST_JWT_SECRET.to_owned().into()),
+        login_failure_delay_ms: 0,
+        ..Config::default()
+    })
+}
+
 /// The instant test servers believe it is, unless a test moves their clock.
 pub fn test_now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
@@ -202,14 +223,10 @@ impl TestApp {
         server_db.set_metric_callback(move |_| {
             counter.fetch_add(1, Ordering::SeqCst);
         });
-        let config = Config {
-            database_url: test_db.url.clone(),
-            bind: "127.0.0.1:0".parse()?,
-            workers: 2,
-            ..Config::default()
-        };
+        let config = test_config(&test_db.url)?;
         let clock = ManualClock::new(test_now());
-        let app = Application::build(&config, server_db, Arc::new(clock.clone()))?;
+        let keys = AuthKeys::from_config(&config)?;
+        let app = Application::build(&config, keys, server_db, Arc::new(clock.clone()))?;
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
@@ -226,14 +243,52 @@ impl TestApp {
 
     /// POSTs a GraphQL query and returns the whole response body, after checking it was a 200.
     pub async fn graphql(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
-        let response = self
+        self.graphql_as(None, query, variables).await
+    }
+
+    /// Like [`TestApp::graphql`], with `Authorization: Bearer <token>` when a token is given.
+    pub async fn graphql_as(&self, token: Option<&str>, query: &str, variables: Value) -> anyhow::Result<Value> {
+        let (status, body) = self.post_graphql(token, query, variables).await?;
+        anyhow::ensure!(status == 200, "status {status}: {body}");
+        Ok(body)
+    }
+
+    /// POSTs a GraphQL query with an optional token; returns the status and the body.
+    pub async fn post_graphql(&self, token: Option<&str>, query: &str, variables: Value) -> anyhow::Result<(u16, Value)> {
+        let mut request = self
             .client
             .post(format!("{}/graphql", self.address))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await?))
+    }
+
+    /// Creates a user with `role` directly in the database and returns it and its password.
+    pub async fn user(&self, username: &str, role: Role) -> anyhow::Result<(user::Model, String)> {
+        let password = format!("{username}-密码-correct-horse");
+        let user = users::create(&self.db, username, &password, role, test_now()).await?;
+        Ok((user, password))
+    }
+
+    /// Signs in over the API and returns the session token.
+    pub async fn login(&self, username: &str, password: &str) -> anyhow::Result<String> {
+        let body = self
+            .data(
+                "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }",
+                json!({ "u": username, "p": password }),
+            )
             .await?;
-        anyhow::ensure!(response.status() == 200, "status {}", response.status());
-        Ok(response.json().await?)
+        body["login"]["token"].as_str().map(String::from).context("no token in the login answer")
+    }
+
+    /// A signed-in user of `role`: creates it and returns a session token.
+    pub async fn signed_in(&self, username: &str, role: Role) -> anyhow::Result<String> {
+        let (_, password) = self.user(username, role).await?;
+        self.login(username, &password).await
     }
 
     /// Like [`TestApp::graphql`], but fails when the response carries any error.

@@ -6,14 +6,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select,
     sea_query::{Expr, ExprTrait, Query},
 };
 
 use crate::{
     catalog,
-    entities::{ArticleKind, article, article_tag, source, tag},
+    entities::{ArticleKind, ArticleStatus, article, article_tag, source, tag},
     error::{Error, Result},
     pagination::{Direction, Page, PageRequest, TimeCursor},
 };
@@ -28,6 +28,37 @@ pub fn visible(now: DateTime<Utc>) -> Condition {
     Condition::all()
         .add(Expr::cust(VISIBLE_STATUSES))
         .add(article::Column::PublishedAt.lte(now))
+}
+
+/// Who is reading, which decides what they may see.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Audience {
+    /// Anyone: only visible articles.
+    #[default]
+    Reader,
+    /// Editors and admins: every article, drafts and scheduled ones included; they may filter by
+    /// status.
+    Editor,
+}
+
+impl Audience {
+    /// The condition an article must meet to be seen by this audience.
+    fn condition(self, now: DateTime<Utc>) -> Condition {
+        match self {
+            Audience::Reader => visible(now),
+            Audience::Editor => Condition::all(),
+        }
+    }
+
+    /// The time an article sorts by: its publish time for readers (every visible article has
+    /// one, and the partial indexes cover it); for editors, whose drafts may have none, the
+    /// publish time or else the creation time.
+    fn sort_time(self) -> Expr {
+        match self {
+            Audience::Reader => Expr::col((article::Entity, article::Column::PublishedAt)),
+            Audience::Editor => Expr::cust("COALESCE(articles.published_at, articles.created_at)"),
+        }
+    }
 }
 
 /// Newest or oldest first.
@@ -60,13 +91,21 @@ pub struct ArticleFilter {
     pub featured: Option<bool>,
     /// Only 推荐资讯 (or only not).
     pub recommended: Option<bool>,
+    /// Only these statuses; editors only.
+    pub statuses: Option<Vec<ArticleStatus>>,
 }
 
 impl ArticleFilter {
     /// Turns the filter into a condition, resolving slugs to ids. An unknown slug is a validation
     /// error naming `filter.<field>`, not an empty list: a client with a typo should hear of it.
-    pub async fn resolve<C: ConnectionTrait>(&self, db: &C) -> Result<Condition> {
+    pub async fn resolve<C: ConnectionTrait>(&self, db: &C, audience: Audience) -> Result<Condition> {
         let mut cond = Condition::all();
+        if let Some(statuses) = &self.statuses {
+            if audience != Audience::Editor {
+                return Err(Error::Forbidden("only editors may filter articles by status".into()));
+            }
+            cond = cond.add(article::Column::Status.is_in(statuses.iter().copied()));
+        }
         if let Some(slug) = &self.channel {
             let ids = catalog::channel_with_descendants(db, slug)
                 .await?
@@ -145,25 +184,27 @@ pub fn cursor_of(article: &article::Model) -> TimeCursor {
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
+    audience: Audience,
     filter: &ArticleFilter,
     order: ArticleOrder,
     page: &PageRequest<TimeCursor>,
 ) -> Result<Page<article::Model>> {
     let base = article::Entity::find()
-        .filter(visible(now))
-        .filter(filter.resolve(db).await?);
-    keyset_page(db, base, order, page).await
+        .filter(audience.condition(now))
+        .filter(filter.resolve(db, audience).await?);
+    keyset_page(db, base, audience, order, page).await
 }
 
-/// How many visible articles match `filter`.
+/// How many articles `audience` may see match `filter`.
 pub async fn count<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
+    audience: Audience,
     filter: &ArticleFilter,
 ) -> Result<u64> {
     Ok(article::Entity::find()
-        .filter(visible(now))
-        .filter(filter.resolve(db).await?)
+        .filter(audience.condition(now))
+        .filter(filter.resolve(db, audience).await?)
         .count(db)
         .await?)
 }
@@ -173,6 +214,7 @@ pub async fn count<C: ConnectionTrait>(
 async fn keyset_page<C: ConnectionTrait>(
     db: &C,
     base: Select<article::Entity>,
+    audience: Audience,
     order: ArticleOrder,
     page: &PageRequest<TimeCursor>,
 ) -> Result<Page<article::Model>> {
@@ -183,7 +225,7 @@ async fn keyset_page<C: ConnectionTrait>(
     );
     let key = || {
         Expr::tuple([
-            Expr::col((article::Entity, article::Column::PublishedAt)),
+            audience.sort_time(),
             Expr::col((article::Entity, article::Column::Id)),
         ])
     };
@@ -213,46 +255,47 @@ async fn keyset_page<C: ConnectionTrait>(
             .await?
             .is_some();
     }
-    let rows = order_by_time(rows_query, descending)
+    let rows = order_by_time(rows_query, audience, descending)
         .limit(page.limit + 1)
         .all(db)
         .await?;
     Ok(Page::from_fetched(rows, page.limit, page.direction, beyond))
 }
 
-fn order_by_time(query: Select<article::Entity>, descending: bool) -> Select<article::Entity> {
-    if descending {
-        query
-            .order_by_desc(article::Column::PublishedAt)
-            .order_by_desc(article::Column::Id)
-    } else {
-        query
-            .order_by_asc(article::Column::PublishedAt)
-            .order_by_asc(article::Column::Id)
-    }
+fn order_by_time(
+    query: Select<article::Entity>,
+    audience: Audience,
+    descending: bool,
+) -> Select<article::Entity> {
+    let direction = if descending { Order::Desc } else { Order::Asc };
+    query
+        .order_by(audience.sort_time(), direction.clone())
+        .order_by(article::Column::Id, direction)
 }
 
-/// The visible article with this slug.
+/// The article with this slug, if `audience` may see it.
 pub async fn by_slug<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
+    audience: Audience,
     slug: &str,
 ) -> Result<Option<article::Model>> {
     Ok(article::Entity::find()
-        .filter(visible(now))
+        .filter(audience.condition(now))
         .filter(article::Column::Slug.eq(slug))
         .one(db)
         .await?)
 }
 
-/// The visible article with this id.
+/// The article with this id, if `audience` may see it.
 pub async fn by_id<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
+    audience: Audience,
     id: i64,
 ) -> Result<Option<article::Model>> {
     Ok(article::Entity::find_by_id(id)
-        .filter(visible(now))
+        .filter(audience.condition(now))
         .one(db)
         .await?)
 }

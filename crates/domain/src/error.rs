@@ -25,8 +25,17 @@ pub enum Error {
     #[error("conflict: {0}")]
     Conflict(String),
     /// The caller may not do this.
-    #[error("forbidden")]
-    Forbidden,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The caller could not be identified (wrong credentials, bad or revoked token).
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+    /// Too many attempts; try again after this many seconds.
+    #[error("too many attempts; retry after {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until the next attempt may succeed.
+        retry_after_secs: u64,
+    },
     /// The database failed; the detail is logged, never shown to a client.
     #[error("database error: {0}")]
     Database(#[from] DbErr),
@@ -38,6 +47,15 @@ impl Error {
         Error::Validation {
             field: field.into(),
             message: message.into(),
+        }
+    }
+}
+
+impl From<sea_orm::TransactionError<Error>> for Error {
+    fn from(err: sea_orm::TransactionError<Error>) -> Self {
+        match err {
+            sea_orm::TransactionError::Connection(e) => Error::Database(e),
+            sea_orm::TransactionError::Transaction(e) => e,
         }
     }
 }

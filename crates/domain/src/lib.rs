@@ -10,6 +10,7 @@ pub mod clock;
 pub mod db;
 pub mod demo;
 pub mod disclaimer;
+pub mod editorial;
 #[expect(
     missing_docs,
     reason = "entity fields mirror the migration's columns one to one"
@@ -19,5 +20,7 @@ pub mod error;
 pub mod pagination;
 pub mod render;
 pub mod site;
+pub mod tokens;
+pub mod users;
 
 pub use error::{Error, Result};

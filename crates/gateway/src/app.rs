@@ -9,15 +9,16 @@ use actix_web::{
     http::header::{self, ContentType},
     web,
 };
-use newsroom_domain::clock::Clock;
+use newsroom_domain::{clock::Clock, users::LoginPolicy};
 
 pub use actix_web::dev::ServerHandle;
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 
 use crate::{
+    auth::{self, AuthKeys, AuthenticateError},
     config::Config,
-    graphql::{self, NewsroomSchema, errors::ensure_codes, loaders::RequestContext},
+    graphql::{self, NewsroomSchema, Services, errors::ensure_codes, loaders::RequestContext},
 };
 
 /// What every request handler shares; cheap to clone.
@@ -29,6 +30,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The schema, built once.
     pub schema: NewsroomSchema,
+    /// The token keys.
+    pub auth: Arc<AuthKeys>,
 }
 
 /// A bound, not yet running, server.
@@ -41,15 +44,28 @@ impl Application {
     /// Binds `config.bind` and builds the server over `db`.
     pub fn build(
         config: &Config,
+        auth: AuthKeys,
         db: DatabaseConnection,
         clock: Arc<dyn Clock>,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(config.bind)?;
         let port = listener.local_addr()?.port();
+        let auth = Arc::new(auth);
+        let services = Services {
+            auth: auth.clone(),
+            login_policy: LoginPolicy {
+                max_failures: i32::try_from(config.login_max_failures).unwrap_or(i32::MAX),
+                window: chrono::TimeDelta::seconds(
+                    i64::try_from(config.login_window_secs).unwrap_or(900),
+                ),
+            },
+            login_failure_delay: std::time::Duration::from_millis(config.login_failure_delay_ms),
+        };
         let state = AppState {
             db,
             clock,
-            schema: graphql::build(),
+            schema: graphql::build(services),
+            auth,
         };
         let max_body = config.max_body_bytes;
         let mut server = HttpServer::new(move || {
@@ -121,7 +137,7 @@ async fn graphql_post(
         );
     }
     match serde_json::from_slice::<async_graphql::Request>(&body) {
-        Ok(request) => execute(&state, request).await,
+        Ok(request) => execute(&state, &req, request).await,
         Err(e) => unreadable(
             actix_web::http::StatusCode::BAD_REQUEST,
             format!("the body is not a GraphQL request in JSON: {e}"),
@@ -131,7 +147,7 @@ async fn graphql_post(
 
 async fn graphql_get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     match async_graphql::http::parse_query_string(req.query_string()) {
-        Ok(request) => execute(&state, request).await,
+        Ok(request) => execute(&state, &req, request).await,
         Err(e) => unreadable(
             actix_web::http::StatusCode::BAD_REQUEST,
             format!("the query string is not a GraphQL request: {e}"),
@@ -139,17 +155,50 @@ async fn graphql_get(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
     }
 }
 
-async fn execute(state: &AppState, request: async_graphql::Request) -> HttpResponse {
+async fn execute(
+    state: &AppState,
+    http: &HttpRequest,
+    request: async_graphql::Request,
+) -> HttpResponse {
     if request.query.trim().is_empty() {
         return unreadable(
             actix_web::http::StatusCode::BAD_REQUEST,
             "the request has no `query`",
         );
     }
-    let context = RequestContext::new(state.db.clone(), state.clock.now());
+    let now = state.clock.now();
+    let header = http
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    let caller = match auth::authenticate(&state.db, &state.auth, header, now).await {
+        Ok(caller) => caller,
+        Err(AuthenticateError::Refused(reason)) => return unauthenticated(reason.0),
+        Err(AuthenticateError::Domain(e)) => {
+            tracing::error!(error = %e, "authenticating a request failed");
+            return HttpResponse::ServiceUnavailable().json(json!({
+                "errors": [{
+                    "message": "the server cannot check credentials right now",
+                    "extensions": { "code": "INTERNAL" }
+                }]
+            }));
+        }
+    };
+    let client_addr = http.peer_addr().map(|a| a.ip().to_string());
+    let context = RequestContext::new(state.db.clone(), now, caller, client_addr);
     let mut response = state.schema.execute(request.data(context)).await;
     ensure_codes(&mut response);
     HttpResponse::Ok().json(response)
+}
+
+/// A request whose token is refused: 401, with the reason, and nothing executed. A bad token is
+/// never silently downgraded to an anonymous request.
+fn unauthenticated(reason: &str) -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .insert_header((header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""))
+        .json(json!({
+            "errors": [{ "message": reason, "extensions": { "code": "UNAUTHENTICATED" } }]
+        }))
 }
 
 async fn healthz() -> HttpResponse {

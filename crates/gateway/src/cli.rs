@@ -1,15 +1,21 @@
 //! The `newsroom` command line: `serve` (the default), `migrate`, `seed-demo`, `schema`.
 
-use std::{path::PathBuf, sync::Arc};
+use std::{io::BufRead, path::PathBuf, sync::Arc};
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use migration::{Migrator, MigratorTrait};
-use newsroom_domain::{clock::SystemClock, db, demo};
+use newsroom_domain::{
+    clock::{Clock, SystemClock},
+    db, demo,
+    entities::Role,
+    users,
+};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use crate::{
     app::Application,
+    auth::AuthKeys,
     config::{Config, Environment},
     graphql,
 };
@@ -41,6 +47,46 @@ pub enum Command {
     SeedDemo,
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `newsroom user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from NEWSROOM_USER_PASSWORD or, when that is unset,
+    /// from the first line of standard input; never from an argument, which other users of the
+    /// machine could see.
+    Create {
+        /// The sign-in name.
+        #[arg(long)]
+        username: String,
+        /// What the user may do.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+}
+
+/// A role on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    /// Everything, including API tokens.
+    Admin,
+    /// Writes and publishes content.
+    Editor,
+    /// A syndication partner.
+    Partner,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Editor => Role::Editor,
+            RoleArg::Partner => Role::Partner,
+        }
+    }
 }
 
 /// Runs the command line.
@@ -69,6 +115,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             seed(&db).await
         }
         Command::Serve { demo } => serve(config, demo).await,
+        Command::User(UserCommand::Create { username, role }) => {
+            let password = match std::env::var("NEWSROOM_USER_PASSWORD") {
+                Ok(password) => password,
+                Err(_) => {
+                    eprintln!("password for {username} (one line on standard input):");
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line)?;
+                    line.trim_end_matches(['\n', '\r']).to_owned()
+                }
+            };
+            let db = connect(&config).await?;
+            Migrator::up(&db, None).await.context("applying migrations")?;
+            let user = users::create(&db, &username, &password, role.into(), SystemClock.now())
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot create the user: {e}"))?;
+            println!("created {} user {} (id {})", role_name(user.role), user.username, user.id);
+            Ok(())
+        }
     }
 }
 
@@ -103,7 +167,17 @@ async fn seed(db: &DatabaseConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "admin",
+        Role::Editor => "editor",
+        Role::Partner => "partner",
+    }
+}
+
 async fn serve(config: Config, load_demo: bool) -> anyhow::Result<()> {
+    // Keys first: a missing secret in production should stop the start before anything else.
+    let auth = AuthKeys::from_config(&config)?;
     let db = connect(&config).await?;
     match config.env {
         Environment::Development => {
@@ -123,7 +197,7 @@ async fn serve(config: Config, load_demo: bool) -> anyhow::Result<()> {
     if load_demo && demo::is_empty(&db).await? {
         seed(&db).await?;
     }
-    let app = Application::build(&config, db, Arc::new(SystemClock))
+    let app = Application::build(&config, auth, db, Arc::new(SystemClock))
         .with_context(|| format!("listening on NEWSROOM_BIND ({})", config.bind))?;
     let base = format!("http://{}:{}", config.bind.ip(), app.port());
     tracing::info!("serving GraphQL at {base}/graphql");

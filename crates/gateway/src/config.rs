@@ -2,13 +2,17 @@
 //! (`--config` or `NEWSROOM_CONFIG`), then environment variables. A wrong value stops the start
 //! with an error naming the setting.
 
-use std::{net::SocketAddr, path::Path};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
 
 use figment::{
     Figment,
     providers::{Env, Format, Serialized, Toml},
 };
 use newsroom_domain::db::Backend;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 /// Development or production; production turns off conveniences that would be unsafe in public.
@@ -22,8 +26,20 @@ pub enum Environment {
     Production,
 }
 
+/// The signing algorithm tokens must use; pinned, so a token signed any other way is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum JwtAlgorithm {
+    /// HMAC-SHA256 with a shared secret of at least 32 bytes.
+    #[default]
+    HS256,
+    /// Ed25519 with a PEM key pair.
+    EdDSA,
+    /// RSA-SHA256 with a PEM key pair.
+    RS256,
+}
+
 /// Everything the server reads from its environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// `DATABASE_URL`: a `sqlite:` file or a `postgres://` URL.
@@ -40,6 +56,29 @@ pub struct Config {
     pub workers: usize,
     /// `NEWSROOM_MAX_BODY_BYTES`: the largest request body accepted.
     pub max_body_bytes: usize,
+    /// `NEWSROOM_JWT_ALGORITHM`: `HS256` (default), `EdDSA` or `RS256`.
+    pub jwt_algorithm: JwtAlgorithm,
+    /// `NEWSROOM_JWT_SECRET`: the HS256 secret, 32 bytes or more. Never printed.
+    #[serde(skip_serializing)]
+    pub jwt_secret: Option<SecretString>,
+    /// `NEWSROOM_JWT_SECRET_FILE`: a file holding the HS256 secret.
+    pub jwt_secret_file: Option<PathBuf>,
+    /// `NEWSROOM_JWT_PRIVATE_KEY_FILE`: the PEM private key for EdDSA or RS256.
+    pub jwt_private_key_file: Option<PathBuf>,
+    /// `NEWSROOM_JWT_PUBLIC_KEY_FILE`: the PEM public key for EdDSA or RS256.
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// `NEWSROOM_JWT_ISSUER`: the `iss` tokens carry and must carry.
+    pub jwt_issuer: String,
+    /// `NEWSROOM_JWT_AUDIENCE`: the `aud` tokens carry and must carry.
+    pub jwt_audience: String,
+    /// `NEWSROOM_SESSION_TTL_SECS`: how long a login token lasts.
+    pub session_ttl_secs: u64,
+    /// `NEWSROOM_LOGIN_MAX_FAILURES`: failed logins per username or address per window.
+    pub login_max_failures: u32,
+    /// `NEWSROOM_LOGIN_WINDOW_SECS`: the failed-login window.
+    pub login_window_secs: u64,
+    /// `NEWSROOM_LOGIN_FAILURE_DELAY_MS`: how long a failed login waits before answering.
+    pub login_failure_delay_ms: u64,
 }
 
 impl Default for Config {
@@ -52,6 +91,17 @@ impl Default for Config {
             db_max_connections: 16,
             workers: 0,
             max_body_bytes: 256 * 1024,
+            jwt_algorithm: JwtAlgorithm::HS256,
+            jwt_secret: None,
+            jwt_secret_file: None,
+            jwt_private_key_file: None,
+            jwt_public_key_file: None,
+            jwt_issuer: "newsroom".into(),
+            jwt_audience: "newsroom-api".into(),
+            session_ttl_secs: 3600,
+            login_max_failures: 5,
+            login_window_secs: 900,
+            login_failure_delay_ms: 300,
         }
     }
 }
@@ -110,6 +160,15 @@ impl Config {
         }
         if self.max_body_bytes < 1024 {
             return invalid("NEWSROOM_MAX_BODY_BYTES must be at least 1024");
+        }
+        if !(60..=7 * 24 * 3600).contains(&self.session_ttl_secs) {
+            return invalid("NEWSROOM_SESSION_TTL_SECS must be between 60 and 604800");
+        }
+        if self.login_max_failures == 0 || self.login_window_secs == 0 {
+            return invalid("NEWSROOM_LOGIN_MAX_FAILURES and NEWSROOM_LOGIN_WINDOW_SECS must be at least 1");
+        }
+        if self.jwt_issuer.trim().is_empty() || self.jwt_audience.trim().is_empty() {
+            return invalid("NEWSROOM_JWT_ISSUER and NEWSROOM_JWT_AUDIENCE must not be empty");
         }
         if let Some(url) = &self.redis_url
             && !(url.starts_with("redis://") || url.starts_with("rediss://"))

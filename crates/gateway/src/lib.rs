@@ -2,6 +2,7 @@
 //! domain. Domain errors become GraphQL errors here, in [`graphql::errors`], and nowhere else.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod graphql;

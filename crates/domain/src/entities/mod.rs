@@ -1,13 +1,17 @@
 //! sea-orm entities, one module per table. They are storage rows: the gateway never exposes them
 //! directly, it wraps them in its own GraphQL and JSON types.
 
+pub mod api_token;
 pub mod article;
+pub mod article_revision;
 pub mod article_tag;
 pub mod channel;
+pub mod login_throttle;
 pub mod page;
 pub mod site_setting;
 pub mod source;
 pub mod tag;
+pub mod user;
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -96,4 +100,27 @@ pub enum BodyFormat {
     /// HTML, sanitized whenever it is served.
     #[sea_orm(string_value = "html")]
     Html,
+}
+
+/// What a user may do. Admins can do everything editors can, and manage tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Runs the site: everything an editor does, plus users and API tokens.
+    #[sea_orm(string_value = "admin")]
+    Admin,
+    /// Runs the newsroom: writes and publishes content.
+    #[sea_orm(string_value = "editor")]
+    Editor,
+    /// A syndication partner: reads what it may republish; writes nothing.
+    #[sea_orm(string_value = "partner")]
+    Partner,
+}
+
+impl Role {
+    /// Whether this role may write content.
+    pub fn is_editorial(self) -> bool {
+        matches!(self, Role::Admin | Role::Editor)
+    }
 }

@@ -63,7 +63,13 @@ pub fn from_domain(err: DomainError) -> async_graphql::Error {
         DomainError::NotFound { entity } => coded(Code::NotFound, format!("{entity} not found")),
         DomainError::Validation { field, message } => bad_input(&field, message),
         DomainError::Conflict(message) => coded(Code::Conflict, message),
-        DomainError::Forbidden => coded(Code::Forbidden, "you may not do this"),
+        DomainError::Forbidden(message) => coded(Code::Forbidden, message),
+        DomainError::Unauthenticated(message) => coded(Code::Unauthenticated, message),
+        DomainError::RateLimited { retry_after_secs } => coded(
+            Code::RateLimited,
+            format!("too many attempts; retry after {retry_after_secs} seconds"),
+        )
+        .extend_with(move |_, e| e.set("retryAfter", retry_after_secs)),
         DomainError::Database(cause) => {
             tracing::error!(error = %cause, "database error while resolving a GraphQL field");
             coded(Code::Internal, INTERNAL_MESSAGE)

@@ -17,6 +17,10 @@ pub enum Kind {
     Tag,
     /// A page.
     Page,
+    /// A user.
+    User,
+    /// An API token.
+    ApiToken,
 }
 
 impl Kind {
@@ -27,6 +31,8 @@ impl Kind {
             Kind::Source => "Source",
             Kind::Tag => "Tag",
             Kind::Page => "Page",
+            Kind::User => "User",
+            Kind::ApiToken => "ApiToken",
         }
     }
 
@@ -46,6 +52,18 @@ impl Kind {
 /// The global ID of row `id` of `kind`.
 pub fn encode(kind: Kind, id: i64) -> ID {
     ID(URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.name())))
+}
+
+/// The row id of an ID that must name a `kind`; the error names `field`.
+pub fn expect(kind: Kind, id: &str, field: &str) -> async_graphql::Result<i64> {
+    match decode(id) {
+        Some((k, row)) if k == kind => Ok(row),
+        Some(_) => Err(super::errors::bad_input(
+            field,
+            format!("is not the ID of a {}", kind.name().to_lowercase()),
+        )),
+        None => Err(super::errors::bad_input(field, "is not an ID this API issued")),
+    }
 }
 
 /// The kind and row id an ID names, or `None` when it is not one of ours.

@@ -10,17 +10,25 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use newsroom_domain::{
-    Error, catalog,
+    Error,
+    articles::Audience,
+    catalog,
     entities::{article, channel, source, tag},
     site::SiteSettings,
 };
 use sea_orm::DatabaseConnection;
+
+use crate::auth::Caller;
 
 /// What every resolver of one request shares: the database, the request's single "now" (so one
 /// response never mixes two views of visibility), and the request's loaders.
 pub struct RequestContext {
     /// The pool.
     pub db: DatabaseConnection,
+    /// Who is asking.
+    pub caller: Caller,
+    /// The client's address, for throttling logins.
+    pub client_addr: Option<String>,
     /// The instant visibility is judged at, fixed for the whole request.
     pub now: DateTime<Utc>,
     /// Channels by id.
@@ -44,8 +52,10 @@ fn cached<L>(loader: L) -> Cached<L> {
 
 impl RequestContext {
     /// Fresh loaders for one request.
-    pub fn new(db: DatabaseConnection, now: DateTime<Utc>) -> Self {
+    pub fn new(db: DatabaseConnection, now: DateTime<Utc>, caller: Caller, client_addr: Option<String>) -> Self {
         RequestContext {
+            caller,
+            client_addr,
             channels: cached(ChannelLoader(db.clone())),
             children: cached(ChildrenLoader(db.clone())),
             sources: cached(SourceLoader(db.clone())),
@@ -53,6 +63,15 @@ impl RequestContext {
             site: cached(SiteLoader(db.clone())),
             db,
             now,
+        }
+    }
+
+    /// What the caller may see of articles.
+    pub fn audience(&self) -> Audience {
+        if self.caller.is_editorial() {
+            Audience::Editor
+        } else {
+            Audience::Reader
         }
     }
 

@@ -2,30 +2,37 @@
 //! own [`loaders::RequestContext`].
 
 pub mod errors;
+pub mod guards;
 pub mod ids;
 pub mod loaders;
+pub mod mutation;
 pub mod query;
 pub mod types;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+
+pub use mutation::Services;
 
 /// The schema type.
-pub type NewsroomSchema = Schema<query::Query, EmptyMutation, EmptySubscription>;
+pub type NewsroomSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 
 /// The deepest query accepted. The portal's deepest real query (an article's related articles'
 /// channels' parents) is 6 levels; the margin allows for fragments.
 const MAX_DEPTH: usize = 12;
 
-/// Builds the schema. It holds no connection: per-request data comes with each request.
-pub fn build() -> NewsroomSchema {
-    Schema::build(query::Query, EmptyMutation, EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .finish()
+fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
+    Schema::build(query::Query, mutation::Mutation, EmptySubscription).limit_depth(MAX_DEPTH)
+}
+
+/// Builds the schema with the services mutations use. It holds no connection: per-request data
+/// comes with each request.
+pub fn build(services: Services) -> NewsroomSchema {
+    builder().data(services).finish()
 }
 
 /// The schema in SDL, as checked in at `schema.graphql`.
 pub fn sdl() -> String {
-    build().sdl()
+    builder().finish().sdl()
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@ use newsroom_domain::{
         self, ArticleFilter, ArticleOrder as DomainOrder, RecommendedKind as DomainRecommended,
     },
     catalog,
-    entities::ArticleKind as DomainKind,
+    entities::{ArticleKind as DomainKind, ArticleStatus as DomainStatus},
+    tokens,
     pagination::{Cursor, PageRequest, SlugCursor, TimeCursor},
     site::SiteSettings,
 };
@@ -18,7 +19,11 @@ use newsroom_domain::{
 use super::{
     errors::{GqlResultExt, bad_input, from_domain},
     ids::{self, Kind},
-    types::{Article, ArticleKind, Channel, Node, Page, Site, Source, Tag, list_size, request},
+    guards::RoleGuard,
+    types::{
+        ApiToken, Article, ArticleKind, ArticleStatus, Channel, Node, Page, Site, Source, Tag, User,
+        list_size, request,
+    },
 };
 
 /// The root of every read.
@@ -62,6 +67,8 @@ pub struct ArticleFilterInput {
     featured: Option<bool>,
     /// Only recommended (推荐资讯) articles, or only not.
     recommended: Option<bool>,
+    /// Only these statuses. Editors only: readers see published articles and nothing else.
+    status: Option<Vec<ArticleStatus>>,
 }
 
 impl From<ArticleFilterInput> for ArticleFilter {
@@ -75,6 +82,9 @@ impl From<ArticleFilterInput> for ArticleFilter {
             published_before: f.published_before,
             featured: f.featured,
             recommended: f.recommended,
+            statuses: f
+                .status
+                .map(|s| s.into_iter().map(DomainStatus::from).collect()),
         }
     }
 }
@@ -89,7 +99,9 @@ impl ArticleConnectionFields {
     /// How many articles match the filter, on every page together. Counted only when asked for.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
         let req = request(ctx)?;
-        articles::count(&req.db, req.now, &self.filter).await.gql()
+        articles::count(&req.db, req.now, req.audience(), &self.filter)
+            .await
+            .gql()
     }
 }
 
@@ -107,6 +119,21 @@ fn page_request<C: Cursor>(
 
 #[Object]
 impl Query {
+    /// The signed-in user; `null` for an anonymous reader.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        Ok(match &request(ctx)?.caller {
+            crate::auth::Caller::User(u) => Some(User(u.user.clone())),
+            crate::auth::Caller::Anonymous => None,
+        })
+    }
+
+    /// Every issued API token, newest first. Admins only.
+    #[graphql(guard = "RoleGuard::Admin")]
+    async fn api_tokens(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiToken>> {
+        let req = request(ctx)?;
+        Ok(tokens::list(&req.db).await.gql()?.into_iter().map(ApiToken).collect())
+    }
+
     /// The site: name, slogan, footer pages and filing numbers.
     async fn site(&self, ctx: &Context<'_>) -> async_graphql::Result<Site> {
         let req = request(ctx)?;
@@ -219,9 +246,9 @@ impl Query {
     ) -> async_graphql::Result<Option<Article>> {
         let req = request(ctx)?;
         let found = match (slug, id) {
-            (Some(slug), None) => articles::by_slug(&req.db, req.now, &slug).await.gql()?,
+            (Some(slug), None) => articles::by_slug(&req.db, req.now, req.audience(), &slug).await.gql()?,
             (None, Some(id)) => match ids::decode(&id) {
-                Some((Kind::Article, row)) => articles::by_id(&req.db, req.now, row).await.gql()?,
+                Some((Kind::Article, row)) => articles::by_id(&req.db, req.now, req.audience(), row).await.gql()?,
                 Some(_) => return Err(bad_input("id", "is not the ID of an article")),
                 None => return Err(bad_input("id", "is not an ID this API issued")),
             },
@@ -256,7 +283,7 @@ impl Query {
             ArticleOrder::Oldest => DomainOrder::Oldest,
         };
         let req = request(ctx)?;
-        let rows = articles::list(&req.db, req.now, &filter, order, &page)
+        let rows = articles::list(&req.db, req.now, req.audience(), &filter, order, &page)
             .await
             .gql()?;
         let look = ctx.look_ahead();
@@ -308,7 +335,7 @@ impl Query {
         };
         let req = request(ctx)?;
         Ok(match kind {
-            Kind::Article => articles::by_id(&req.db, req.now, row)
+            Kind::Article => articles::by_id(&req.db, req.now, req.audience(), row)
                 .await
                 .gql()?
                 .map(|a| Node::Article(Article(a))),
@@ -334,6 +361,8 @@ impl Query {
                 .gql()?
                 .pop()
                 .map(|p| Node::Page(Page(p))),
+            // People and tokens are not public objects.
+            Kind::User | Kind::ApiToken => None,
         })
     }
 }

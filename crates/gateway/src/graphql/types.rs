@@ -2,15 +2,17 @@
 //! wraps a row and resolves its relations through the request's dataloaders.
 
 use async_graphql::{ComplexObject, Context, Enum, ID, Interface, Object, SimpleObject};
+use newsroom_domain::editorial;
 use chrono::{DateTime, Utc};
 use newsroom_domain::{
     articles, disclaimer,
-    entities::{article, channel, page, source, tag},
+    entities::{api_token, article, channel, page, source, tag, user},
     render,
     site::SiteSettings,
 };
 
 use super::{
+    guards::RoleGuard,
     errors::{GqlResultExt, bad_input},
     ids::{self, Kind},
     loaders::{RequestContext, SiteKey},
@@ -77,6 +79,44 @@ pub enum License {
     PublicDomain,
 }
 
+/// Where an article is in its life.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "newsroom_domain::entities::ArticleStatus")]
+pub enum ArticleStatus {
+    /// Being written; never visible to readers.
+    Draft,
+    /// Visible from its publish time on.
+    Scheduled,
+    /// Visible (once its publish time has passed).
+    Published,
+    /// Withdrawn, kept for the record.
+    Archived,
+    /// Removed on a rights holder's request.
+    TakenDown,
+}
+
+/// The markup a body is written in.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "newsroom_domain::entities::BodyFormat")]
+pub enum BodyFormat {
+    /// CommonMark.
+    Markdown,
+    /// HTML (sanitized whenever it is served).
+    Html,
+}
+
+/// What a user may do.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "newsroom_domain::entities::Role")]
+pub enum Role {
+    /// Everything an editor does, plus API tokens.
+    Admin,
+    /// Writes and publishes content.
+    Editor,
+    /// A syndication partner; reads only.
+    Partner,
+}
+
 /// Any object that can be fetched by its global ID.
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID", desc = "The global ID, for `node(id:)`."))]
@@ -141,9 +181,32 @@ impl Article {
         self.0.kind.into()
     }
 
-    /// When the article became visible.
-    async fn published_at(&self) -> DateTime<Utc> {
-        self.0.published_at.unwrap_or(self.0.created_at)
+    /// Where the article is in its life. Readers only ever see published ones.
+    async fn status(&self) -> ArticleStatus {
+        self.0.status.into()
+    }
+
+    /// The version an edit must name; bumped by every save.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+
+    /// The markup the body was written in.
+    async fn body_format(&self) -> BodyFormat {
+        self.0.body_format.into()
+    }
+
+    /// Every saved version, newest first: who saved it, when, and which fields changed.
+    #[graphql(guard = "RoleGuard::Editor")]
+    async fn revisions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Revision>> {
+        let req = request(ctx)?;
+        let rows = editorial::revisions(&req.db, self.0.id).await.gql()?;
+        Ok(rows.into_iter().map(Revision).collect())
+    }
+
+    /// When the article became (or becomes) visible; `null` for a draft that never had a time.
+    async fn published_at(&self) -> Option<DateTime<Utc>> {
+        self.0.published_at
     }
 
     /// When the article was last saved.
@@ -451,5 +514,115 @@ impl Site {
             .await
             .gql()?;
         Ok(pages.into_iter().map(Page).collect())
+    }
+}
+
+/// A saved version of an article.
+pub struct Revision(pub editorial::Revision);
+
+#[Object]
+impl Revision {
+    /// The version this save produced.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+
+    /// When it was saved.
+    async fn saved_at(&self) -> DateTime<Utc> {
+        self.0.saved_at
+    }
+
+    /// Who saved it (`null` if that user was deleted).
+    async fn saved_by(&self) -> Option<User> {
+        self.0.saved_by.clone().map(User)
+    }
+
+    /// The fields that differ from the version before; every field for the first version.
+    async fn changes(&self) -> &[String] {
+        &self.0.changes
+    }
+
+    /// The headline at this version.
+    async fn title(&self) -> &str {
+        &self.0.snapshot.title
+    }
+
+    /// The body at this version, as written.
+    async fn body(&self) -> &str {
+        &self.0.snapshot.body
+    }
+
+    /// The status at this version.
+    async fn status(&self) -> ArticleStatus {
+        self.0.snapshot.status.into()
+    }
+
+    /// The tag slugs at this version, in order.
+    async fn tags(&self) -> &[String] {
+        &self.0.snapshot.tags
+    }
+}
+
+/// A person or system that can sign in.
+pub struct User(pub user::Model);
+
+#[Object]
+impl User {
+    /// The global ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::User, self.0.id)
+    }
+
+    /// The sign-in name.
+    async fn username(&self) -> &str {
+        &self.0.username
+    }
+
+    /// What the user may do.
+    async fn role(&self) -> Role {
+        self.0.role.into()
+    }
+
+    /// A disabled user's tokens are refused.
+    async fn disabled(&self) -> bool {
+        self.0.disabled
+    }
+}
+
+/// A long-lived token issued to a partner or service. The token text itself is shown once, when
+/// issued.
+pub struct ApiToken(pub api_token::Model);
+
+#[Object]
+impl ApiToken {
+    /// The global ID, for `revokeApiToken`.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::ApiToken, self.0.id)
+    }
+
+    /// What it is for.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Whose token it is.
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let req = request(ctx)?;
+        Ok(newsroom_domain::users::by_id(&req.db, self.0.user_id).await.gql()?.map(User))
+    }
+
+    /// When it was issued.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When it stops working.
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.0.expires_at
+    }
+
+    /// When it was revoked, if it was.
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
     }
 }

@@ -1,0 +1,372 @@
+//! Editing the reference data: sources, tags, channels, pages and site settings. Slugs are
+//! checked and unique; a row that articles still use cannot be deleted (a conflict naming why),
+//! and a channel cannot become its own ancestor.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, TryIntoModel, sea_query::OnConflict,
+};
+
+use super::checks;
+use crate::{
+    entities::{BodyFormat, License, article, channel, page, site_setting, source, tag},
+    error::{Error, Result},
+    site::keys,
+};
+
+fn unique_slug_clash(err: sea_orm::DbErr) -> Error {
+    match err.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Error::validation("slug", "is taken"),
+        _ => Error::Database(err),
+    }
+}
+
+/// A source as an editor writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceInput {
+    /// Unique slug.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Home page URL.
+    pub homepage: Option<String>,
+    /// RSS or Atom feed URL.
+    pub feed_url: Option<String>,
+    /// Terms we carry its work under.
+    pub license: License,
+    /// Whether partners may receive its articles.
+    pub syndication_allowed: bool,
+    /// Disclaimer override for its articles.
+    pub disclaimer: Option<String>,
+    /// Where to send takedown requests.
+    pub takedown_contact: Option<String>,
+}
+
+fn check_source(input: &SourceInput) -> Result<SourceInput> {
+    checks::slug("slug", &input.slug, 64)?;
+    let homepage = checks::optional_text("homepage", input.homepage.as_deref(), 2000)?;
+    if let Some(url) = &homepage {
+        checks::url("homepage", url)?;
+    }
+    let feed_url = checks::optional_text("feedUrl", input.feed_url.as_deref(), 2000)?;
+    if let Some(url) = &feed_url {
+        checks::url("feedUrl", url)?;
+    }
+    Ok(SourceInput {
+        slug: input.slug.clone(),
+        name: checks::required_text("name", &input.name, 200)?,
+        homepage,
+        feed_url,
+        license: input.license,
+        syndication_allowed: input.syndication_allowed,
+        disclaimer: checks::optional_text("disclaimer", input.disclaimer.as_deref(), 2000)?,
+        takedown_contact: checks::optional_text("takedownContact", input.takedown_contact.as_deref(), 200)?,
+    })
+}
+
+/// Creates a source, or replaces every field of the source `id`.
+pub async fn save_source<C: ConnectionTrait>(
+    db: &C,
+    id: Option<i64>,
+    input: SourceInput,
+    now: DateTime<Utc>,
+) -> Result<source::Model> {
+    let input = check_source(&input)?;
+    let mut row = match id {
+        Some(id) => source::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .ok_or(Error::NotFound { entity: "source" })?
+            .into(),
+        None => source::ActiveModel {
+            created_at: Set(now),
+            ..Default::default()
+        },
+    };
+    row.slug = Set(input.slug);
+    row.name = Set(input.name);
+    row.homepage = Set(input.homepage);
+    row.feed_url = Set(input.feed_url);
+    row.license = Set(input.license);
+    row.syndication_allowed = Set(input.syndication_allowed);
+    row.disclaimer = Set(input.disclaimer);
+    row.takedown_contact = Set(input.takedown_contact);
+    row.updated_at = Set(now);
+    row.save(db)
+        .await
+        .map_err(unique_slug_clash)?
+        .try_into_model()
+        .map_err(Error::Database)
+}
+
+/// Deletes a source no article names.
+pub async fn delete_source<C: ConnectionTrait>(db: &C, id: i64) -> Result<()> {
+    let used = article::Entity::find()
+        .filter(article::Column::SourceId.eq(id))
+        .count(db)
+        .await?;
+    if used > 0 {
+        return Err(Error::Conflict(format!("{used} article(s) name this source; change them first")));
+    }
+    let gone = source::Entity::delete_by_id(id).exec(db).await?;
+    if gone.rows_affected == 0 {
+        return Err(Error::NotFound { entity: "source" });
+    }
+    Ok(())
+}
+
+/// Creates a tag, or renames the tag `id`.
+pub async fn save_tag<C: ConnectionTrait>(
+    db: &C,
+    id: Option<i64>,
+    slug: &str,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<tag::Model> {
+    checks::slug("slug", slug, 64)?;
+    let name = checks::required_text("name", name, 64)?;
+    let mut row = match id {
+        Some(id) => tag::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .ok_or(Error::NotFound { entity: "tag" })?
+            .into(),
+        None => tag::ActiveModel {
+            created_at: Set(now),
+            ..Default::default()
+        },
+    };
+    row.slug = Set(slug.to_owned());
+    row.name = Set(name);
+    row.save(db)
+        .await
+        .map_err(unique_slug_clash)?
+        .try_into_model()
+        .map_err(Error::Database)
+}
+
+/// Deletes a tag; articles simply lose it.
+pub async fn delete_tag<C: ConnectionTrait>(db: &C, id: i64) -> Result<()> {
+    let gone = tag::Entity::delete_by_id(id).exec(db).await?;
+    if gone.rows_affected == 0 {
+        return Err(Error::NotFound { entity: "tag" });
+    }
+    Ok(())
+}
+
+/// A channel as an editor writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelInput {
+    /// Unique slug.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// The parent channel's slug; `None` for a top-level channel.
+    pub parent: Option<String>,
+    /// Order among siblings.
+    pub position: i32,
+}
+
+/// Creates a channel, or replaces every field of the channel `id`.
+pub async fn save_channel<C: ConnectionTrait>(
+    db: &C,
+    id: Option<i64>,
+    input: ChannelInput,
+    now: DateTime<Utc>,
+) -> Result<channel::Model> {
+    checks::slug("slug", &input.slug, 64)?;
+    let name = checks::required_text("name", &input.name, 100)?;
+    let all = channel::Entity::find().all(db).await?;
+    let parent_id = match &input.parent {
+        Some(slug) => {
+            let parent = all
+                .iter()
+                .find(|c| &c.slug == slug)
+                .ok_or_else(|| Error::validation("parent", format!("no channel has the slug `{slug}`")))?;
+            // Walk up from the new parent: meeting this channel would make a cycle.
+            let mut at = Some(parent.id);
+            while let Some(current) = at {
+                if Some(current) == id {
+                    return Err(Error::validation("parent", "a channel cannot sit below itself"));
+                }
+                at = all.iter().find(|c| c.id == current).and_then(|c| c.parent_id);
+            }
+            Some(parent.id)
+        }
+        None => None,
+    };
+    let mut row = match id {
+        Some(id) => all
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or(Error::NotFound { entity: "channel" })?
+            .into(),
+        None => channel::ActiveModel {
+            created_at: Set(now),
+            ..Default::default()
+        },
+    };
+    row.slug = Set(input.slug);
+    row.name = Set(name);
+    row.parent_id = Set(parent_id);
+    row.position = Set(input.position);
+    row.save(db)
+        .await
+        .map_err(unique_slug_clash)?
+        .try_into_model()
+        .map_err(Error::Database)
+}
+
+/// Deletes a channel that holds no articles and no sub-channels.
+pub async fn delete_channel<C: ConnectionTrait>(db: &C, id: i64) -> Result<()> {
+    let articles = article::Entity::find()
+        .filter(article::Column::ChannelId.eq(id))
+        .count(db)
+        .await?;
+    if articles > 0 {
+        return Err(Error::Conflict(format!("the channel holds {articles} article(s); move them first")));
+    }
+    let children = channel::Entity::find()
+        .filter(channel::Column::ParentId.eq(id))
+        .count(db)
+        .await?;
+    if children > 0 {
+        return Err(Error::Conflict(format!("the channel has {children} sub-channel(s); move them first")));
+    }
+    let gone = channel::Entity::delete_by_id(id).exec(db).await?;
+    if gone.rows_affected == 0 {
+        return Err(Error::NotFound { entity: "channel" });
+    }
+    Ok(())
+}
+
+/// A page as an editor writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageInput {
+    /// Unique slug.
+    pub slug: String,
+    /// Title.
+    pub title: String,
+    /// Body, stored as given.
+    pub body: String,
+    /// What the body is written in.
+    pub body_format: BodyFormat,
+    /// Linked from the footer.
+    pub in_footer: bool,
+    /// Order among footer links.
+    pub position: i32,
+}
+
+/// Creates a page, or replaces every field of the page `id`.
+pub async fn save_page<C: ConnectionTrait>(
+    db: &C,
+    id: Option<i64>,
+    input: PageInput,
+    now: DateTime<Utc>,
+) -> Result<page::Model> {
+    checks::slug("slug", &input.slug, 64)?;
+    let title = checks::required_text("title", &input.title, 200)?;
+    if input.body.len() > 1_000_000 {
+        return Err(Error::validation("body", "must be at most 1000000 bytes"));
+    }
+    let mut row = match id {
+        Some(id) => page::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .ok_or(Error::NotFound { entity: "page" })?
+            .into(),
+        None => page::ActiveModel {
+            created_at: Set(now),
+            ..Default::default()
+        },
+    };
+    row.slug = Set(input.slug);
+    row.title = Set(title);
+    row.body = Set(input.body);
+    row.body_format = Set(input.body_format);
+    row.in_footer = Set(input.in_footer);
+    row.position = Set(input.position);
+    row.updated_at = Set(now);
+    row.save(db)
+        .await
+        .map_err(unique_slug_clash)?
+        .try_into_model()
+        .map_err(Error::Database)
+}
+
+/// Deletes a page.
+pub async fn delete_page<C: ConnectionTrait>(db: &C, id: i64) -> Result<()> {
+    let gone = page::Entity::delete_by_id(id).exec(db).await?;
+    if gone.rows_affected == 0 {
+        return Err(Error::NotFound { entity: "page" });
+    }
+    Ok(())
+}
+
+/// Sets site settings; `None` leaves a setting as it is, an empty string clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SiteSettingsPatch {
+    /// Site name.
+    pub name: Option<String>,
+    /// Slogan.
+    pub slogan: Option<String>,
+    /// Public base URL.
+    pub base_url: Option<String>,
+    /// ICP filing number.
+    pub icp_filing: Option<String>,
+    /// Public-security filing number.
+    pub public_security_filing: Option<String>,
+    /// Default reprint disclaimer.
+    pub reprint_disclaimer: Option<String>,
+    /// Default sponsored notice.
+    pub sponsored_disclaimer: Option<String>,
+    /// Default takedown contact.
+    pub takedown_contact: Option<String>,
+}
+
+/// Writes the given settings in one statement each (upserts), after checking all of them.
+pub async fn update_site_settings<C: ConnectionTrait>(
+    db: &C,
+    patch: SiteSettingsPatch,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let fields = [
+        (keys::NAME, "name", patch.name, 100),
+        (keys::SLOGAN, "slogan", patch.slogan, 300),
+        (keys::BASE_URL, "baseUrl", patch.base_url, 2000),
+        (keys::ICP_FILING, "icpFiling", patch.icp_filing, 100),
+        (keys::PUBLIC_SECURITY_FILING, "publicSecurityFiling", patch.public_security_filing, 100),
+        (keys::REPRINT_DISCLAIMER, "reprintDisclaimer", patch.reprint_disclaimer, 2000),
+        (keys::SPONSORED_DISCLAIMER, "sponsoredDisclaimer", patch.sponsored_disclaimer, 2000),
+        (keys::TAKEDOWN_CONTACT, "takedownContact", patch.takedown_contact, 200),
+    ];
+    let mut rows = Vec::new();
+    for (key, field, value, max) in fields {
+        let Some(value) = value else { continue };
+        let value = value.trim().to_owned();
+        checks::max_chars(field, &value, max)?;
+        if key == keys::NAME && value.is_empty() {
+            return Err(Error::validation("name", "must not be empty"));
+        }
+        if key == keys::BASE_URL && !value.is_empty() {
+            checks::url("baseUrl", &value)?;
+        }
+        rows.push(site_setting::ActiveModel {
+            key: Set(key.to_owned()),
+            value: Set(value),
+            updated_at: Set(now),
+        });
+    }
+    for row in rows {
+        site_setting::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(site_setting::Column::Key)
+                    .update_columns([site_setting::Column::Value, site_setting::Column::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,299 @@
+//! Users, passwords and logins. Passwords are stored as argon2id hashes; a login is checked
+//! against the hash in constant work whether or not the user exists, and failed logins are
+//! counted per username and per client address in the database, so every server process shares
+//! one throttle.
+
+use std::sync::LazyLock;
+
+use argon2::{
+    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
+    password_hash::SaltString,
+};
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    QueryFilter, Statement,
+};
+
+use crate::{
+    entities::{Role, login_throttle, user},
+    error::{Error, Result},
+};
+
+/// The shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Hashes a password with argon2id and a fresh salt. CPU-bound (tens of milliseconds by design):
+/// async callers run it on a blocking thread.
+pub fn hash_password(password: &str) -> Result<String> {
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
+        .map_err(|e| Error::validation("password", format!("cannot be salted: {e}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::validation("password", format!("cannot be hashed: {e}")))
+}
+
+/// Whether `password` matches the PHC string `hash`. CPU-bound, like [`hash_password`].
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+/// A hash no password matches, verified when the username is unknown so that a login takes as
+/// long for a missing user as for a wrong password.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password("no password matches this hash").unwrap_or_default());
+
+async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Database(sea_orm::DbErr::Custom(format!("hashing task failed: {e}"))))
+}
+
+/// Checks a username as given to `user create`: 3 to 64 letters, digits, `_`, `-` or `.`.
+pub fn validate_username(username: &str) -> Result<()> {
+    let ok = (3..=64).contains(&username.len())
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::validation(
+            "username",
+            "must be 3 to 64 ASCII letters, digits, `_`, `-` or `.`",
+        ))
+    }
+}
+
+fn validate_password(password: &str) -> Result<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Error::validation(
+            "password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(Error::validation(
+            "password",
+            format!("must be at most {MAX_PASSWORD_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// Creates a user. A taken username is a validation error naming `username`.
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    username: &str,
+    password: &str,
+    role: Role,
+    now: DateTime<Utc>,
+) -> Result<user::Model> {
+    validate_username(username)?;
+    validate_password(password)?;
+    if by_username(db, username).await?.is_some() {
+        return Err(Error::validation("username", "is taken"));
+    }
+    let password = password.to_owned();
+    let hash = run_blocking(move || hash_password(&password)).await??;
+    let row = user::ActiveModel {
+        username: Set(username.to_owned()),
+        password_hash: Set(hash),
+        role: Set(role),
+        disabled: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    row.insert(db).await.map_err(|e| match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+            Error::validation("username", "is taken")
+        }
+        _ => Error::Database(e),
+    })
+}
+
+/// The user with this username.
+pub async fn by_username<C: ConnectionTrait>(db: &C, username: &str) -> Result<Option<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(db)
+        .await?)
+}
+
+/// The user with this id.
+pub async fn by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<user::Model>> {
+    Ok(user::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Disables or re-enables a user; a disabled user's tokens are refused at once.
+pub async fn set_disabled<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    disabled: bool,
+    now: DateTime<Utc>,
+) -> Result<user::Model> {
+    let row = by_id(db, id).await?.ok_or(Error::NotFound { entity: "user" })?;
+    let mut row: user::ActiveModel = row.into();
+    row.disabled = Set(disabled);
+    row.updated_at = Set(now);
+    Ok(row.update(db).await?)
+}
+
+/// How many failed logins a username or an address may have in a window before it must wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginPolicy {
+    /// Failures allowed per window.
+    pub max_failures: i32,
+    /// The window.
+    pub window: TimeDelta,
+}
+
+impl Default for LoginPolicy {
+    fn default() -> Self {
+        LoginPolicy {
+            max_failures: 5,
+            window: TimeDelta::minutes(15),
+        }
+    }
+}
+
+fn throttle_keys(username: &str, address: Option<&str>) -> Vec<String> {
+    let mut keys = vec![format!("user:{}", username.to_lowercase())];
+    if let Some(address) = address {
+        keys.push(format!("addr:{address}"));
+    }
+    keys
+}
+
+/// Checks a username and password. Refused when the username or the address has failed too
+/// often in the current window (`RateLimited`, with the wait), when the credentials are wrong or
+/// the user is disabled (`Unauthenticated`, one message for all, so a caller cannot tell which).
+/// A failure is counted against both the username and the address; a success clears the
+/// username's count.
+pub async fn authenticate<C: ConnectionTrait>(
+    db: &C,
+    username: &str,
+    password: &str,
+    address: Option<&str>,
+    now: DateTime<Utc>,
+    policy: LoginPolicy,
+) -> Result<user::Model> {
+    let keys = throttle_keys(username, address);
+    let rows = login_throttle::Entity::find()
+        .filter(login_throttle::Column::Key.is_in(keys.clone()))
+        .all(db)
+        .await?;
+    let blocked_until = rows
+        .iter()
+        .filter(|r| r.failures >= policy.max_failures && r.window_started_at + policy.window > now)
+        .map(|r| r.window_started_at + policy.window)
+        .max();
+    if let Some(until) = blocked_until {
+        let retry_after_secs = u64::try_from((until - now).num_seconds()).unwrap_or(0).max(1);
+        return Err(Error::RateLimited { retry_after_secs });
+    }
+
+    let user = if password.len() > MAX_PASSWORD_BYTES {
+        None
+    } else {
+        by_username(db, username).await?
+    };
+    let hash = user
+        .as_ref()
+        .map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
+    let candidate = password.to_owned();
+    let matches = run_blocking(move || verify_password(&candidate, &hash)).await?;
+    match user {
+        Some(user) if matches && !user.disabled => {
+            login_throttle::Entity::delete_by_id(keys[0].clone()).exec(db).await?;
+            Ok(user)
+        }
+        _ => {
+            for key in &keys {
+                record_failure(db, key, now, policy).await?;
+            }
+            Err(Error::Unauthenticated("wrong username or password".into()))
+        }
+    }
+}
+
+/// Counts one failure for `key` in one statement, starting a new window when the last one ended,
+/// so concurrent failures from several processes are all counted.
+async fn record_failure<C: ConnectionTrait>(
+    db: &C,
+    key: &str,
+    now: DateTime<Utc>,
+    policy: LoginPolicy,
+) -> Result<()> {
+    let window_start = now - policy.window;
+    let backend = db.get_database_backend();
+    let sql = "INSERT INTO login_throttle (key, failures, window_started_at) VALUES (?, 1, ?) \
+        ON CONFLICT (key) DO UPDATE SET \
+        failures = CASE WHEN login_throttle.window_started_at <= ? THEN 1 ELSE login_throttle.failures + 1 END, \
+        window_started_at = CASE WHEN login_throttle.window_started_at <= ? THEN excluded.window_started_at \
+        ELSE login_throttle.window_started_at END";
+    let values: Vec<sea_orm::Value> = vec![
+        key.into(),
+        now.into(),
+        window_start.into(),
+        window_start.into(),
+    ];
+    db.execute_raw(Statement::from_sql_and_values(backend, placeholders(backend, sql), values))
+        .await?;
+    Ok(())
+}
+
+/// Rewrites `?` placeholders as `$1, $2, ...` for PostgreSQL.
+pub(crate) fn placeholders(backend: DbBackend, sql: &str) -> String {
+    if backend != DbBackend::Postgres {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_with_argon2id_and_verify() {
+        let hash = hash_password("correct horse battery").unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(verify_password("correct horse battery", &hash));
+        assert!(!verify_password("correct horse batterY", &hash));
+        assert!(!verify_password("anything", "not a hash"));
+        assert!(!verify_password("no password matches this hash", "$argon2id$garbage"));
+    }
+
+    #[test]
+    fn usernames_and_passwords_are_validated() {
+        assert!(validate_username("zhao.haidong").is_ok());
+        for bad in ["ab", "赵海东", "a b", "x'; --", &"a".repeat(65)] {
+            assert!(validate_username(bad).is_err(), "{bad}");
+        }
+        assert!(validate_password("short").is_err());
+        assert!(validate_password("十个字的密码一二三四").is_ok());
+        assert!(validate_password(&"x".repeat(2000)).is_err());
+    }
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres() {
+        assert_eq!(placeholders(DbBackend::Postgres, "a = ? AND b = ?"), "a = $1 AND b = $2");
+        assert_eq!(placeholders(DbBackend::Sqlite, "a = ?"), "a = ?");
+    }
+}

@@ -119,7 +119,9 @@ impl MigrationTrait for Migration {
         // Editors list every status; their lists order by (publish time or creation time, id).
         manager
             .get_connection()
-            .execute_unprepared("CREATE INDEX idx_articles_status_updated ON articles (status, updated_at)")
+            .execute_unprepared(
+                "CREATE INDEX idx_articles_status_updated ON articles (status, updated_at)",
+            )
             .await?;
         Ok(())
     }
@@ -135,7 +137,9 @@ impl MigrationTrait for Migration {
             ApiTokens::Table.into_iden(),
             Users::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

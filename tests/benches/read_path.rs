@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::{DateTime, TimeDelta, Utc};
 use newsroom_domain::{
-    articles::{self, ArticleFilter, ArticleOrder},
+    articles::{self, ArticleFilter, ArticleOrder, Audience},
     catalog,
     entities::{
         ArticleKind, ArticleStatus, BodyFormat, License, article, article_tag, channel, source, tag,
@@ -78,6 +78,7 @@ async fn run(backend: Backend) -> anyhow::Result<()> {
         let page = articles::list(
             &db,
             now,
+            Audience::Reader,
             &ArticleFilter::default(),
             ArticleOrder::Newest,
             &PageRequest::first(20),
@@ -103,7 +104,7 @@ async fn run(backend: Backend) -> anyhow::Result<()> {
         let slug = next.next().cloned().unwrap_or_default();
         let db = &db;
         async move {
-            let a = articles::by_slug(db, now, &slug)
+            let a = articles::by_slug(db, now, Audience::Reader, &slug)
                 .await?
                 .context("article")?;
             if let Some(source) = a.source_id {
@@ -126,6 +127,7 @@ async fn run(backend: Backend) -> anyhow::Result<()> {
         articles::list(
             &db,
             now,
+            Audience::Reader,
             &filter,
             ArticleOrder::Newest,
             &PageRequest::first(20),

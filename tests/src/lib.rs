@@ -247,14 +247,24 @@ impl TestApp {
     }
 
     /// Like [`TestApp::graphql`], with `Authorization: Bearer <token>` when a token is given.
-    pub async fn graphql_as(&self, token: Option<&str>, query: &str, variables: Value) -> anyhow::Result<Value> {
+    pub async fn graphql_as(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> anyhow::Result<Value> {
         let (status, body) = self.post_graphql(token, query, variables).await?;
         anyhow::ensure!(status == 200, "status {status}: {body}");
         Ok(body)
     }
 
     /// POSTs a GraphQL query with an optional token; returns the status and the body.
-    pub async fn post_graphql(&self, token: Option<&str>, query: &str, variables: Value) -> anyhow::Result<(u16, Value)> {
+    pub async fn post_graphql(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> anyhow::Result<(u16, Value)> {
         let mut request = self
             .client
             .post(format!("{}/graphql", self.address))
@@ -282,7 +292,10 @@ impl TestApp {
                 json!({ "u": username, "p": password }),
             )
             .await?;
-        body["login"]["token"].as_str().map(String::from).context("no token in the login answer")
+        body["login"]["token"]
+            .as_str()
+            .map(String::from)
+            .context("no token in the login answer")
     }
 
     /// A signed-in user of `role`: creates it and returns a session token.

@@ -98,11 +98,17 @@ pub struct ArticleFilter {
 impl ArticleFilter {
     /// Turns the filter into a condition, resolving slugs to ids. An unknown slug is a validation
     /// error naming `filter.<field>`, not an empty list: a client with a typo should hear of it.
-    pub async fn resolve<C: ConnectionTrait>(&self, db: &C, audience: Audience) -> Result<Condition> {
+    pub async fn resolve<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        audience: Audience,
+    ) -> Result<Condition> {
         let mut cond = Condition::all();
         if let Some(statuses) = &self.statuses {
             if audience != Audience::Editor {
-                return Err(Error::Forbidden("only editors may filter articles by status".into()));
+                return Err(Error::Forbidden(
+                    "only editors may filter articles by status".into(),
+                ));
             }
             cond = cond.add(article::Column::Status.is_in(statuses.iter().copied()));
         }

@@ -57,11 +57,17 @@ pub async fn issue<C: ConnectionTrait>(
 }
 
 /// Revokes a token. Revoking a revoked token changes nothing and is not an error.
-pub async fn revoke<C: ConnectionTrait>(db: &C, id: i64, now: DateTime<Utc>) -> Result<api_token::Model> {
+pub async fn revoke<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<api_token::Model> {
     let row = api_token::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or(Error::NotFound { entity: "API token" })?;
+        .ok_or(Error::NotFound {
+            entity: "API token",
+        })?;
     if row.revoked_at.is_some() {
         return Ok(row);
     }
@@ -71,7 +77,11 @@ pub async fn revoke<C: ConnectionTrait>(db: &C, id: i64, now: DateTime<Utc>) -> 
 }
 
 /// The token with this `jti` if it is neither revoked nor expired at `now`.
-pub async fn active<C: ConnectionTrait>(db: &C, jti: &str, now: DateTime<Utc>) -> Result<Option<api_token::Model>> {
+pub async fn active<C: ConnectionTrait>(
+    db: &C,
+    jti: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<api_token::Model>> {
     Ok(api_token::Entity::find()
         .filter(api_token::Column::Jti.eq(jti))
         .filter(api_token::Column::RevokedAt.is_null())

@@ -5,10 +5,7 @@
 
 use std::sync::LazyLock;
 
-use argon2::{
-    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
-    password_hash::SaltString,
-};
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier, password_hash::SaltString};
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
@@ -37,8 +34,11 @@ pub fn hash_password(password: &str) -> Result<String> {
 
 /// Whether `password` matches the PHC string `hash`. CPU-bound, like [`hash_password`].
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 /// A hash no password matches, verified when the username is unknown so that a login takes as
@@ -117,7 +117,10 @@ pub async fn create<C: ConnectionTrait>(
 }
 
 /// The user with this username.
-pub async fn by_username<C: ConnectionTrait>(db: &C, username: &str) -> Result<Option<user::Model>> {
+pub async fn by_username<C: ConnectionTrait>(
+    db: &C,
+    username: &str,
+) -> Result<Option<user::Model>> {
     Ok(user::Entity::find()
         .filter(user::Column::Username.eq(username))
         .one(db)
@@ -136,7 +139,9 @@ pub async fn set_disabled<C: ConnectionTrait>(
     disabled: bool,
     now: DateTime<Utc>,
 ) -> Result<user::Model> {
-    let row = by_id(db, id).await?.ok_or(Error::NotFound { entity: "user" })?;
+    let row = by_id(db, id)
+        .await?
+        .ok_or(Error::NotFound { entity: "user" })?;
     let mut row: user::ActiveModel = row.into();
     row.disabled = Set(disabled);
     row.updated_at = Set(now);
@@ -193,7 +198,9 @@ pub async fn authenticate<C: ConnectionTrait>(
         .map(|r| r.window_started_at + policy.window)
         .max();
     if let Some(until) = blocked_until {
-        let retry_after_secs = u64::try_from((until - now).num_seconds()).unwrap_or(0).max(1);
+        let retry_after_secs = u64::try_from((until - now).num_seconds())
+            .unwrap_or(0)
+            .max(1);
         return Err(Error::RateLimited { retry_after_secs });
     }
 
@@ -209,7 +216,9 @@ pub async fn authenticate<C: ConnectionTrait>(
     let matches = run_blocking(move || verify_password(&candidate, &hash)).await?;
     match user {
         Some(user) if matches && !user.disabled => {
-            login_throttle::Entity::delete_by_id(keys[0].clone()).exec(db).await?;
+            login_throttle::Entity::delete_by_id(keys[0].clone())
+                .exec(db)
+                .await?;
             Ok(user)
         }
         _ => {
@@ -242,8 +251,12 @@ async fn record_failure<C: ConnectionTrait>(
         window_start.into(),
         window_start.into(),
     ];
-    db.execute_raw(Statement::from_sql_and_values(backend, placeholders(backend, sql), values))
-        .await?;
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        placeholders(backend, sql),
+        values,
+    ))
+    .await?;
     Ok(())
 }
 
@@ -277,7 +290,10 @@ mod tests {
         assert!(verify_password("correct horse battery", &hash));
         assert!(!verify_password("correct horse batterY", &hash));
         assert!(!verify_password("anything", "not a hash"));
-        assert!(!verify_password("no password matches this hash", "$argon2id$garbage"));
+        assert!(!verify_password(
+            "no password matches this hash",
+            "$argon2id$garbage"
+        ));
     }
 
     #[test]
@@ -293,7 +309,10 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_for_postgres() {
-        assert_eq!(placeholders(DbBackend::Postgres, "a = ? AND b = ?"), "a = $1 AND b = $2");
+        assert_eq!(
+            placeholders(DbBackend::Postgres, "a = ? AND b = ?"),
+            "a = $1 AND b = $2"
+        );
         assert_eq!(placeholders(DbBackend::Sqlite, "a = ?"), "a = ?");
     }
 }

@@ -16,8 +16,8 @@ use newsroom_domain::{
     entities::{Role, api_token, user},
     tokens, users,
 };
-use secrecy::{ExposeSecret, SecretString};
 use sea_orm::ConnectionTrait;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, ConfigError, Environment, JwtAlgorithm};
@@ -83,7 +83,9 @@ impl std::fmt::Debug for AuthKeys {
 }
 
 fn read_key(path: &Path, setting: &str) -> Result<Vec<u8>, ConfigError> {
-    std::fs::read(path).map_err(|e| ConfigError::Invalid(format!("{setting}: cannot read {}: {e}", path.display())))
+    std::fs::read(path).map_err(|e| {
+        ConfigError::Invalid(format!("{setting}: cannot read {}: {e}", path.display()))
+    })
 }
 
 impl AuthKeys {
@@ -98,8 +100,9 @@ impl AuthKeys {
                     (Some(secret), _) => secret.clone(),
                     (None, Some(path)) => {
                         let raw = read_key(path, "NEWSROOM_JWT_SECRET_FILE")?;
-                        let text = String::from_utf8(raw)
-                            .map_err(|_| invalid("NEWSROOM_JWT_SECRET_FILE must hold text".into()))?;
+                        let text = String::from_utf8(raw).map_err(|_| {
+                            invalid("NEWSROOM_JWT_SECRET_FILE must hold text".into())
+                        })?;
                         SecretString::from(text.trim_end_matches(['\n', '\r']).to_owned())
                     }
                     (None, None) if config.env == Environment::Development => {
@@ -107,7 +110,9 @@ impl AuthKeys {
                             "NEWSROOM_JWT_SECRET is not set: generated a random secret for this development run; tokens will not survive a restart"
                         );
                         let bytes: [u8; 32] = rand::random();
-                        SecretString::from(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+                        SecretString::from(
+                            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                        )
                     }
                     (None, None) => {
                         return Err(invalid(
@@ -121,28 +126,40 @@ impl AuthKeys {
                         "NEWSROOM_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes"
                     )));
                 }
-                (Algorithm::HS256, EncodingKey::from_secret(bytes), DecodingKey::from_secret(bytes))
+                (
+                    Algorithm::HS256,
+                    EncodingKey::from_secret(bytes),
+                    DecodingKey::from_secret(bytes),
+                )
             }
             JwtAlgorithm::EdDSA | JwtAlgorithm::RS256 => {
-                let (Some(private), Some(public)) = (&config.jwt_private_key_file, &config.jwt_public_key_file) else {
+                let (Some(private), Some(public)) =
+                    (&config.jwt_private_key_file, &config.jwt_public_key_file)
+                else {
                     return Err(invalid(
                         "NEWSROOM_JWT_PRIVATE_KEY_FILE and NEWSROOM_JWT_PUBLIC_KEY_FILE must be set for EdDSA and RS256".into(),
                     ));
                 };
                 let private = read_key(private, "NEWSROOM_JWT_PRIVATE_KEY_FILE")?;
                 let public = read_key(public, "NEWSROOM_JWT_PUBLIC_KEY_FILE")?;
-                let bad = |setting: &str, e: jsonwebtoken::errors::Error| invalid(format!("{setting}: not a usable PEM key: {e}"));
+                let bad = |setting: &str, e: jsonwebtoken::errors::Error| {
+                    invalid(format!("{setting}: not a usable PEM key: {e}"))
+                };
                 if config.jwt_algorithm == JwtAlgorithm::EdDSA {
                     (
                         Algorithm::EdDSA,
-                        EncodingKey::from_ed_pem(&private).map_err(|e| bad("NEWSROOM_JWT_PRIVATE_KEY_FILE", e))?,
-                        DecodingKey::from_ed_pem(&public).map_err(|e| bad("NEWSROOM_JWT_PUBLIC_KEY_FILE", e))?,
+                        EncodingKey::from_ed_pem(&private)
+                            .map_err(|e| bad("NEWSROOM_JWT_PRIVATE_KEY_FILE", e))?,
+                        DecodingKey::from_ed_pem(&public)
+                            .map_err(|e| bad("NEWSROOM_JWT_PUBLIC_KEY_FILE", e))?,
                     )
                 } else {
                     (
                         Algorithm::RS256,
-                        EncodingKey::from_rsa_pem(&private).map_err(|e| bad("NEWSROOM_JWT_PRIVATE_KEY_FILE", e))?,
-                        DecodingKey::from_rsa_pem(&public).map_err(|e| bad("NEWSROOM_JWT_PUBLIC_KEY_FILE", e))?,
+                        EncodingKey::from_rsa_pem(&private)
+                            .map_err(|e| bad("NEWSROOM_JWT_PRIVATE_KEY_FILE", e))?,
+                        DecodingKey::from_rsa_pem(&public)
+                            .map_err(|e| bad("NEWSROOM_JWT_PUBLIC_KEY_FILE", e))?,
                     )
                 }
             }
@@ -196,16 +213,19 @@ impl AuthKeys {
     /// Checks a token's signature, algorithm, issuer, audience and times. The message says what
     /// is wrong without echoing the token.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, AuthError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
-            AuthError(match e.kind() {
-                ErrorKind::InvalidIssuer => "the token was issued by someone else",
-                ErrorKind::InvalidAudience => "the token is for another audience",
-                ErrorKind::InvalidAlgorithm => "the token is signed with an algorithm this server does not accept",
-                ErrorKind::InvalidSignature => "the token's signature is not valid",
-                ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
-                _ => "the token is malformed",
-            })
-        })?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| {
+                AuthError(match e.kind() {
+                    ErrorKind::InvalidIssuer => "the token was issued by someone else",
+                    ErrorKind::InvalidAudience => "the token is for another audience",
+                    ErrorKind::InvalidAlgorithm => {
+                        "the token is signed with an algorithm this server does not accept"
+                    }
+                    ErrorKind::InvalidSignature => "the token's signature is not valid",
+                    ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
+                    _ => "the token is malformed",
+                })
+            })?;
         let claims = data.claims;
         let now = now.timestamp();
         if claims.exp <= now - LEEWAY_SECS {
@@ -275,7 +295,9 @@ pub async fn authenticate<C: ConnectionTrait>(
         .ok_or(AuthenticateError::Refused(AuthError(
             "the Authorization header must be `Bearer <token>`",
         )))?;
-    let claims = keys.verify(token, now).map_err(AuthenticateError::Refused)?;
+    let claims = keys
+        .verify(token, now)
+        .map_err(AuthenticateError::Refused)?;
     let user_id: i64 = claims
         .sub
         .parse()
@@ -283,14 +305,21 @@ pub async fn authenticate<C: ConnectionTrait>(
     if claims.typ == TokenKind::Api {
         let row: Option<api_token::Model> = tokens::active(db, &claims.jti, now).await?;
         if row.is_none_or(|r| r.user_id != user_id) {
-            return Err(AuthenticateError::Refused(AuthError("the token has been revoked or has expired")));
+            return Err(AuthenticateError::Refused(AuthError(
+                "the token has been revoked or has expired",
+            )));
         }
     }
     let user = users::by_id(db, user_id)
         .await?
         .filter(|u| !u.disabled)
-        .ok_or(AuthenticateError::Refused(AuthError("the token's user is disabled or gone")))?;
-    Ok(Caller::User(AuthUser { user, kind: claims.typ }))
+        .ok_or(AuthenticateError::Refused(AuthError(
+            "the token's user is disabled or gone",
+        )))?;
+    Ok(Caller::User(AuthUser {
+        user,
+        kind: claims.typ,
+    }))
 }
 
 /// Why a request could not be authenticated.

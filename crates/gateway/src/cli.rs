@@ -126,11 +126,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             };
             let db = connect(&config).await?;
-            Migrator::up(&db, None).await.context("applying migrations")?;
+            Migrator::up(&db, None)
+                .await
+                .context("applying migrations")?;
             let user = users::create(&db, &username, &password, role.into(), SystemClock.now())
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot create the user: {e}"))?;
-            println!("created {} user {} (id {})", role_name(user.role), user.username, user.id);
+            println!(
+                "created {} user {} (id {})",
+                role_name(user.role),
+                user.username,
+                user.id
+            );
             Ok(())
         }
     }

@@ -165,7 +165,9 @@ impl Config {
             return invalid("NEWSROOM_SESSION_TTL_SECS must be between 60 and 604800");
         }
         if self.login_max_failures == 0 || self.login_window_secs == 0 {
-            return invalid("NEWSROOM_LOGIN_MAX_FAILURES and NEWSROOM_LOGIN_WINDOW_SECS must be at least 1");
+            return invalid(
+                "NEWSROOM_LOGIN_MAX_FAILURES and NEWSROOM_LOGIN_WINDOW_SECS must be at least 1",
+            );
         }
         if self.jwt_issuer.trim().is_empty() || self.jwt_audience.trim().is_empty() {
             return invalid("NEWSROOM_JWT_ISSUER and NEWSROOM_JWT_AUDIENCE must not be empty");

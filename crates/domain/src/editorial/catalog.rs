@@ -17,7 +17,9 @@ use crate::{
 
 fn unique_slug_clash(err: sea_orm::DbErr) -> Error {
     match err.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Error::validation("slug", "is taken"),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+            Error::validation("slug", "is taken")
+        }
         _ => Error::Database(err),
     }
 }
@@ -61,7 +63,11 @@ fn check_source(input: &SourceInput) -> Result<SourceInput> {
         license: input.license,
         syndication_allowed: input.syndication_allowed,
         disclaimer: checks::optional_text("disclaimer", input.disclaimer.as_deref(), 2000)?,
-        takedown_contact: checks::optional_text("takedownContact", input.takedown_contact.as_deref(), 200)?,
+        takedown_contact: checks::optional_text(
+            "takedownContact",
+            input.takedown_contact.as_deref(),
+            200,
+        )?,
     })
 }
 
@@ -107,7 +113,9 @@ pub async fn delete_source<C: ConnectionTrait>(db: &C, id: i64) -> Result<()> {
         .count(db)
         .await?;
     if used > 0 {
-        return Err(Error::Conflict(format!("{used} article(s) name this source; change them first")));
+        return Err(Error::Conflict(format!(
+            "{used} article(s) name this source; change them first"
+        )));
     }
     let gone = source::Entity::delete_by_id(id).exec(db).await?;
     if gone.rows_affected == 0 {
@@ -180,17 +188,22 @@ pub async fn save_channel<C: ConnectionTrait>(
     let all = channel::Entity::find().all(db).await?;
     let parent_id = match &input.parent {
         Some(slug) => {
-            let parent = all
-                .iter()
-                .find(|c| &c.slug == slug)
-                .ok_or_else(|| Error::validation("parent", format!("no channel has the slug `{slug}`")))?;
+            let parent = all.iter().find(|c| &c.slug == slug).ok_or_else(|| {
+                Error::validation("parent", format!("no channel has the slug `{slug}`"))
+            })?;
             // Walk up from the new parent: meeting this channel would make a cycle.
             let mut at = Some(parent.id);
             while let Some(current) = at {
                 if Some(current) == id {
-                    return Err(Error::validation("parent", "a channel cannot sit below itself"));
+                    return Err(Error::validation(
+                        "parent",
+                        "a channel cannot sit below itself",
+                    ));
                 }
-                at = all.iter().find(|c| c.id == current).and_then(|c| c.parent_id);
+                at = all
+                    .iter()
+                    .find(|c| c.id == current)
+                    .and_then(|c| c.parent_id);
             }
             Some(parent.id)
         }
@@ -225,14 +238,18 @@ pub async fn delete_channel<C: ConnectionTrait>(db: &C, id: i64) -> Result<()> {
         .count(db)
         .await?;
     if articles > 0 {
-        return Err(Error::Conflict(format!("the channel holds {articles} article(s); move them first")));
+        return Err(Error::Conflict(format!(
+            "the channel holds {articles} article(s); move them first"
+        )));
     }
     let children = channel::Entity::find()
         .filter(channel::Column::ParentId.eq(id))
         .count(db)
         .await?;
     if children > 0 {
-        return Err(Error::Conflict(format!("the channel has {children} sub-channel(s); move them first")));
+        return Err(Error::Conflict(format!(
+            "the channel has {children} sub-channel(s); move them first"
+        )));
     }
     let gone = channel::Entity::delete_by_id(id).exec(db).await?;
     if gone.rows_affected == 0 {
@@ -336,10 +353,30 @@ pub async fn update_site_settings<C: ConnectionTrait>(
         (keys::SLOGAN, "slogan", patch.slogan, 300),
         (keys::BASE_URL, "baseUrl", patch.base_url, 2000),
         (keys::ICP_FILING, "icpFiling", patch.icp_filing, 100),
-        (keys::PUBLIC_SECURITY_FILING, "publicSecurityFiling", patch.public_security_filing, 100),
-        (keys::REPRINT_DISCLAIMER, "reprintDisclaimer", patch.reprint_disclaimer, 2000),
-        (keys::SPONSORED_DISCLAIMER, "sponsoredDisclaimer", patch.sponsored_disclaimer, 2000),
-        (keys::TAKEDOWN_CONTACT, "takedownContact", patch.takedown_contact, 200),
+        (
+            keys::PUBLIC_SECURITY_FILING,
+            "publicSecurityFiling",
+            patch.public_security_filing,
+            100,
+        ),
+        (
+            keys::REPRINT_DISCLAIMER,
+            "reprintDisclaimer",
+            patch.reprint_disclaimer,
+            2000,
+        ),
+        (
+            keys::SPONSORED_DISCLAIMER,
+            "sponsoredDisclaimer",
+            patch.sponsored_disclaimer,
+            2000,
+        ),
+        (
+            keys::TAKEDOWN_CONTACT,
+            "takedownContact",
+            patch.takedown_contact,
+            200,
+        ),
     ];
     let mut rows = Vec::new();
     for (key, field, value, max) in fields {

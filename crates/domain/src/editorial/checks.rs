@@ -27,7 +27,10 @@ pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Opt
 /// At most `max` characters.
 pub fn max_chars(field: &str, value: &str, max: usize) -> Result<()> {
     if value.chars().count() > max {
-        return Err(Error::validation(field, format!("must be at most {max} characters")));
+        return Err(Error::validation(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     Ok(())
 }
@@ -39,14 +42,24 @@ pub fn url(field: &str, value: &str) -> Result<()> {
         .strip_prefix("https://")
         .or_else(|| value.strip_prefix("http://"));
     match rest {
-        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !value.chars().any(char::is_whitespace) => Ok(()),
-        _ => Err(Error::validation(field, "must be an absolute http:// or https:// URL")),
+        Some(rest)
+            if !rest.is_empty()
+                && !rest.starts_with('/')
+                && !value.chars().any(char::is_whitespace) =>
+        {
+            Ok(())
+        }
+        _ => Err(Error::validation(
+            field,
+            "must be an absolute http:// or https:// URL",
+        )),
     }
 }
 
 /// A URL as [`url`] allows, or a path on this site starting with `/`.
 pub fn url_or_path(field: &str, value: &str) -> Result<()> {
-    if value.starts_with('/') && !value.starts_with("//") && !value.chars().any(char::is_whitespace) {
+    if value.starts_with('/') && !value.starts_with("//") && !value.chars().any(char::is_whitespace)
+    {
         return max_chars(field, value, 2000);
     }
     url(field, value)
@@ -59,13 +72,17 @@ pub fn slug(field: &str, value: &str, max: usize) -> Result<()> {
         && !value.starts_with('-')
         && !value.ends_with('-')
         && !value.contains("--")
-        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if ok {
         Ok(())
     } else {
         Err(Error::validation(
             field,
-            format!("must be 1 to {max} lowercase ASCII letters, digits and single hyphens, like `nanchang-2020`"),
+            format!(
+                "must be 1 to {max} lowercase ASCII letters, digits and single hyphens, like `nanchang-2020`"
+            ),
         ))
     }
 }
@@ -94,14 +111,27 @@ mod tests {
 
     #[test]
     fn chinese_titles_give_pinyin_slugs() {
-        assert_eq!(slug_from("南昌开发区", 80).as_deref(), Some("nan-chang-kai-fa-qu"));
         assert_eq!(
-            slug_from("奋力“双过半”, 勇夺“全年胜”! 南昌开发区召开2020年全区干部大会", 40).as_deref(),
+            slug_from("南昌开发区", 80).as_deref(),
+            Some("nan-chang-kai-fa-qu")
+        );
+        assert_eq!(
+            slug_from(
+                "奋力“双过半”, 勇夺“全年胜”! 南昌开发区召开2020年全区干部大会",
+                40
+            )
+            .as_deref(),
             Some("fen-li-shuang-guo-ban-yong-duo-quan-nian")
         );
-        assert_eq!(slug_from("iPhone 16 发布", 80).as_deref(), Some("iphone-16-fa-bu"));
+        assert_eq!(
+            slug_from("iPhone 16 发布", 80).as_deref(),
+            Some("iphone-16-fa-bu")
+        );
         assert_eq!(slug_from("！？…", 80), None);
-        for generated in [slug_from("数字经济创新发展试验基地", 200), slug_from("5G 与新基建", 200)] {
+        for generated in [
+            slug_from("数字经济创新发展试验基地", 200),
+            slug_from("5G 与新基建", 200),
+        ] {
             let generated = generated.unwrap();
             slug("slug", &generated, 200).unwrap();
         }
@@ -115,7 +145,13 @@ mod tests {
             assert!(err.starts_with("slug:"), "{bad}: {err}");
         }
         assert!(url("originalUrl", "https://example.cn/a").is_ok());
-        for bad in ["javascript:alert(1)", "ftp://x", "https://", "https:///x", "http://a b"] {
+        for bad in [
+            "javascript:alert(1)",
+            "ftp://x",
+            "https://",
+            "https:///x",
+            "http://a b",
+        ] {
             assert!(url("originalUrl", bad).is_err(), "{bad}");
         }
         assert!(url_or_path("coverImage", "/media/a.jpg").is_ok());

@@ -14,8 +14,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, TransactionSession, TransactionTrait,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionSession,
+    TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
@@ -155,6 +157,29 @@ pub struct Snapshot {
     pub tags: Vec<String>,
 }
 
+impl Snapshot {
+    /// The fields (as the API names them) that differ from `before`, in declaration order;
+    /// every field when there is nothing before.
+    pub fn changed_since(&self, before: Option<&Snapshot>) -> Vec<String> {
+        let mut changed = Vec::new();
+        macro_rules! compare {
+            ($($field:ident => $name:literal),+ $(,)?) => {$(
+                if before.is_none_or(|b| self.$field != b.$field) {
+                    changed.push($name.to_owned());
+                }
+            )+};
+        }
+        compare!(
+            title => "title", slug => "slug", lead => "lead", body => "body",
+            body_format => "bodyFormat", cover_image => "coverImage", author => "author",
+            channel => "channel", source => "source", original_url => "originalUrl", kind => "kind",
+            status => "status", published_at => "publishedAt", featured => "featured",
+            recommended => "recommended", disclaimer => "disclaimer", tags => "tags",
+        );
+        changed
+    }
+}
+
 impl ArticlePatch {
     fn apply(self, mut s: Snapshot) -> Snapshot {
         macro_rules! take {
@@ -164,7 +189,23 @@ impl ArticlePatch {
                 }
             )+};
         }
-        take!(title, slug, lead, body, body_format, cover_image, author, channel, source, original_url, kind, featured, recommended, disclaimer, tags);
+        take!(
+            title,
+            slug,
+            lead,
+            body,
+            body_format,
+            cover_image,
+            author,
+            channel,
+            source,
+            original_url,
+            kind,
+            featured,
+            recommended,
+            disclaimer,
+            tags
+        );
         s
     }
 }
@@ -178,13 +219,20 @@ struct Resolved {
 }
 
 /// Checks a snapshot against every rule and resolves its references. Errors name the field.
-async fn validate<C: ConnectionTrait>(db: &C, s: Snapshot, own_id: Option<i64>) -> Result<Resolved> {
+async fn validate<C: ConnectionTrait>(
+    db: &C,
+    s: Snapshot,
+    own_id: Option<i64>,
+) -> Result<Resolved> {
     let mut s = s;
     s.title = checks::required_text("title", &s.title, MAX_TITLE)?;
     checks::slug("slug", &s.slug, MAX_SLUG)?;
     s.lead = checks::optional_text("lead", s.lead.as_deref(), MAX_LEAD)?;
     if s.body.len() > MAX_BODY_BYTES {
-        return Err(Error::validation("body", format!("must be at most {MAX_BODY_BYTES} bytes")));
+        return Err(Error::validation(
+            "body",
+            format!("must be at most {MAX_BODY_BYTES} bytes"),
+        ));
     }
     s.author = checks::optional_text("author", s.author.as_deref(), MAX_AUTHOR)?;
     s.disclaimer = checks::optional_text("disclaimer", s.disclaimer.as_deref(), MAX_DISCLAIMER)?;
@@ -198,17 +246,29 @@ async fn validate<C: ConnectionTrait>(db: &C, s: Snapshot, own_id: Option<i64>) 
     }
     if s.kind == ArticleKind::Reprint {
         if s.source.is_none() {
-            return Err(Error::validation("source", "a reprint must name its source"));
+            return Err(Error::validation(
+                "source",
+                "a reprint must name its source",
+            ));
         }
         if s.original_url.is_none() {
-            return Err(Error::validation("originalUrl", "a reprint must give the original URL"));
+            return Err(Error::validation(
+                "originalUrl",
+                "a reprint must give the original URL",
+            ));
         }
     }
     if s.featured && s.cover_image.is_none() {
-        return Err(Error::validation("coverImage", "a featured article needs a cover image"));
+        return Err(Error::validation(
+            "coverImage",
+            "a featured article needs a cover image",
+        ));
     }
     if s.tags.len() > MAX_TAGS {
-        return Err(Error::validation("tags", format!("at most {MAX_TAGS} tags")));
+        return Err(Error::validation(
+            "tags",
+            format!("at most {MAX_TAGS} tags"),
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     if let Some(dup) = s.tags.iter().find(|t| !seen.insert(t.as_str())) {
@@ -219,7 +279,12 @@ async fn validate<C: ConnectionTrait>(db: &C, s: Snapshot, own_id: Option<i64>) 
         .filter(channel::Column::Slug.eq(&s.channel))
         .one(db)
         .await?
-        .ok_or_else(|| Error::validation("channel", format!("no channel has the slug `{}`", s.channel)))?
+        .ok_or_else(|| {
+            Error::validation(
+                "channel",
+                format!("no channel has the slug `{}`", s.channel),
+            )
+        })?
         .id;
     let source_id = match &s.source {
         Some(slug) => Some(
@@ -227,7 +292,9 @@ async fn validate<C: ConnectionTrait>(db: &C, s: Snapshot, own_id: Option<i64>) 
                 .filter(source::Column::Slug.eq(slug))
                 .one(db)
                 .await?
-                .ok_or_else(|| Error::validation("source", format!("no source has the slug `{slug}`")))?
+                .ok_or_else(|| {
+                    Error::validation("source", format!("no source has the slug `{slug}`"))
+                })?
                 .id,
         ),
         None => None,
@@ -243,23 +310,25 @@ async fn validate<C: ConnectionTrait>(db: &C, s: Snapshot, own_id: Option<i64>) 
             .map(|t| (t.slug, t.id))
             .collect()
     };
-    let tag_ids = s
-        .tags
-        .iter()
-        .map(|slug| {
-            found
-                .get(slug)
-                .copied()
-                .ok_or_else(|| Error::validation("tags", format!("no tag has the slug `{slug}`")))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let tag_ids =
+        s.tags
+            .iter()
+            .map(|slug| {
+                found.get(slug).copied().ok_or_else(|| {
+                    Error::validation("tags", format!("no tag has the slug `{slug}`"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
 
     let mut clash = article::Entity::find().filter(article::Column::Slug.eq(&s.slug));
     if let Some(id) = own_id {
         clash = clash.filter(article::Column::Id.ne(id));
     }
     if clash.one(db).await?.is_some() {
-        return Err(Error::validation("slug", format!("`{}` is taken by another article", s.slug)));
+        return Err(Error::validation(
+            "slug",
+            format!("`{}` is taken by another article", s.slug),
+        ));
     }
     Ok(Resolved {
         snapshot: s,
@@ -372,7 +441,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     now: DateTime<Utc>,
     new: NewArticle,
 ) -> Result<article::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let slug = match new.slug {
         Some(slug) => slug.trim().to_owned(),
         None => unique_slug(&txn, &new.title).await?,
@@ -417,7 +486,10 @@ pub async fn snapshot_of<C: ConnectionTrait>(db: &C, a: &article::Model) -> Resu
         .map(|c| c.slug)
         .unwrap_or_default();
     let source = match a.source_id {
-        Some(id) => source::Entity::find_by_id(id).one(db).await?.map(|s| s.slug),
+        Some(id) => source::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|s| s.slug),
         None => None,
     };
     let tags = crate::catalog::tags_of_articles(db, &[a.id])
@@ -450,7 +522,11 @@ pub async fn snapshot_of<C: ConnectionTrait>(db: &C, a: &article::Model) -> Resu
 
 /// Loads an article for a save based on `version`: not found, or a conflict when someone saved
 /// since.
-async fn load_for_save<C: ConnectionTrait>(db: &C, id: i64, version: i32) -> Result<article::Model> {
+async fn load_for_save<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    version: i32,
+) -> Result<article::Model> {
     let current = article::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -481,7 +557,10 @@ async fn save<C: ConnectionTrait>(
     row.updated_at = Set(now);
     let updated = article::Entity::update_many()
         .set(row)
-        .col_expr(article::Column::Version, Expr::col(article::Column::Version).add(1))
+        .col_expr(
+            article::Column::Version,
+            Expr::col(article::Column::Version).add(1),
+        )
         .filter(article::Column::Id.eq(current.id))
         .filter(article::Column::Version.eq(current.version))
         .exec(db)
@@ -498,7 +577,15 @@ async fn save<C: ConnectionTrait>(
     if tags_changed {
         replace_tags(db, current.id, &resolved.tag_ids).await?;
     }
-    record_revision(db, current.id, current.version + 1, &resolved.snapshot, actor, now).await?;
+    record_revision(
+        db,
+        current.id,
+        current.version + 1,
+        &resolved.snapshot,
+        actor,
+        now,
+    )
+    .await?;
     article::Entity::find_by_id(current.id)
         .one(db)
         .await?
@@ -514,7 +601,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     version: i32,
     patch: ArticlePatch,
 ) -> Result<article::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let current = load_for_save(&txn, id, version).await?;
     let before = snapshot_of(&txn, &current).await?;
     let tags_changed = patch.tags.as_ref().is_some_and(|t| *t != before.tags);
@@ -546,11 +633,12 @@ pub async fn transition<C: ConnectionTrait + TransactionTrait>(
     version: i32,
     transition: Transition,
 ) -> Result<article::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let current = load_for_save(&txn, id, version).await?;
     if current.status == ArticleStatus::TakenDown {
         return Err(Error::Conflict(
-            "the article was taken down on a rights holder's request; it cannot change status".into(),
+            "the article was taken down on a rights holder's request; it cannot change status"
+                .into(),
         ));
     }
     let mut next = snapshot_of(&txn, &current).await?;
@@ -575,8 +663,12 @@ pub async fn transition<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// Deletes the article at `version`, with its tags and revisions.
-pub async fn delete<C: ConnectionTrait + TransactionTrait>(db: &C, id: i64, version: i32) -> Result<()> {
-    let txn = db.begin().await?;
+pub async fn delete<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    id: i64,
+    version: i32,
+) -> Result<()> {
+    let txn = crate::db::begin_write(db).await?;
     load_for_save(&txn, id, version).await?;
     let deleted = article::Entity::delete_many()
         .filter(article::Column::Id.eq(id))
@@ -599,14 +691,19 @@ pub async fn restore<C: ConnectionTrait + TransactionTrait>(
     version: i32,
     revision: i32,
 ) -> Result<article::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let current = load_for_save(&txn, id, version).await?;
     let old = article_revision::Entity::find()
         .filter(article_revision::Column::ArticleId.eq(id))
         .filter(article_revision::Column::Version.eq(revision))
         .one(&txn)
         .await?
-        .ok_or_else(|| Error::validation("revision", format!("the article has no revision {revision}")))?;
+        .ok_or_else(|| {
+            Error::validation(
+                "revision",
+                format!("the article has no revision {revision}"),
+            )
+        })?;
     let old: Snapshot = serde_json::from_str(&old.snapshot)
         .map_err(|e| Error::Database(sea_orm::DbErr::Custom(format!("revision snapshot: {e}"))))?;
     let before = snapshot_of(&txn, &current).await?;
@@ -651,22 +748,12 @@ pub async fn revisions<C: ConnectionTrait>(db: &C, article_id: i64) -> Result<Ve
         .into_iter()
         .map(|u| (u.id, u))
         .collect();
-    let mut out = Vec::with_capacity(rows.len());
-    let mut previous: Option<serde_json::Value> = None;
+    let mut out: Vec<Revision> = Vec::with_capacity(rows.len());
     for row in rows {
-        let value: serde_json::Value = serde_json::from_str(&row.snapshot)
-            .map_err(|e| Error::Database(sea_orm::DbErr::Custom(format!("revision snapshot: {e}"))))?;
-        let snapshot: Snapshot = serde_json::from_value(value.clone())
-            .map_err(|e| Error::Database(sea_orm::DbErr::Custom(format!("revision snapshot: {e}"))))?;
-        let changes = match (&value, &previous) {
-            (serde_json::Value::Object(now), Some(serde_json::Value::Object(before))) => now
-                .iter()
-                .filter(|(k, v)| before.get(*k) != Some(*v))
-                .map(|(k, _)| k.clone())
-                .collect(),
-            (serde_json::Value::Object(now), _) => now.keys().cloned().collect(),
-            _ => Vec::new(),
-        };
+        let snapshot: Snapshot = serde_json::from_str(&row.snapshot).map_err(|e| {
+            Error::Database(sea_orm::DbErr::Custom(format!("revision snapshot: {e}")))
+        })?;
+        let changes = snapshot.changed_since(out.last().map(|previous| &previous.snapshot));
         out.push(Revision {
             version: row.version,
             saved_at: row.saved_at,
@@ -674,7 +761,6 @@ pub async fn revisions<C: ConnectionTrait>(db: &C, article_id: i64) -> Result<Ve
             changes,
             snapshot,
         });
-        previous = Some(value);
     }
     out.reverse();
     Ok(out)

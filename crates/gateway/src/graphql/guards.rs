@@ -21,7 +21,10 @@ pub enum RoleGuard {
 impl Guard for RoleGuard {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
         let Some(role) = request(ctx)?.caller.role() else {
-            return Err(coded(Code::Unauthenticated, "sign in first: this needs a token"));
+            return Err(coded(
+                Code::Unauthenticated,
+                "sign in first: this needs a token",
+            ));
         };
         let allowed = match self {
             RoleGuard::Editor => role.is_editorial(),

@@ -52,7 +52,12 @@ fn cached<L>(loader: L) -> Cached<L> {
 
 impl RequestContext {
     /// Fresh loaders for one request.
-    pub fn new(db: DatabaseConnection, now: DateTime<Utc>, caller: Caller, client_addr: Option<String>) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        now: DateTime<Utc>,
+        caller: Caller,
+        client_addr: Option<String>,
+    ) -> Self {
         RequestContext {
             caller,
             client_addr,

@@ -9,7 +9,10 @@ use newsroom_domain::{
     Error as DomainError,
     editorial::{
         self, Actor, ArticlePatch, NewArticle, Transition,
-        catalog::{self as edit, ChannelInput as DomainChannel, PageInput as DomainPage, SiteSettingsPatch, SourceInput as DomainSource},
+        catalog::{
+            self as edit, ChannelInput as DomainChannel, PageInput as DomainPage,
+            SiteSettingsPatch, SourceInput as DomainSource,
+        },
     },
     entities::{ArticleKind as DomainKind, BodyFormat as DomainFormat},
     site::SiteSettings,
@@ -21,7 +24,10 @@ use super::{
     errors::{Code, GqlResultExt, bad_input, coded},
     guards::RoleGuard,
     ids::{self, Kind},
-    types::{ApiToken, Article, ArticleKind, BodyFormat, Channel, License, Page, Site, Source, Tag, User, request},
+    types::{
+        ApiToken, Article, ArticleKind, BodyFormat, Channel, License, Page, Site, Source, Tag,
+        User, request,
+    },
 };
 use crate::auth::{AuthKeys, Caller, TokenKind};
 
@@ -42,7 +48,10 @@ pub struct Mutation;
 fn actor(ctx: &Context<'_>) -> async_graphql::Result<Actor> {
     match &request(ctx)?.caller {
         Caller::User(u) => Ok(Actor { user_id: u.user.id }),
-        Caller::Anonymous => Err(coded(Code::Unauthenticated, "sign in first: this needs a token")),
+        Caller::Anonymous => Err(coded(
+            Code::Unauthenticated,
+            "sign in first: this needs a token",
+        )),
     }
 }
 
@@ -255,7 +264,12 @@ impl Mutation {
     /// Signs in with a username and password. Wrong credentials are `UNAUTHENTICATED` (the same
     /// answer for an unknown user); too many failures for the username or from the address are
     /// `RATE_LIMITED` with `extensions.retryAfter` in seconds.
-    async fn login(&self, ctx: &Context<'_>, username: String, password: String) -> async_graphql::Result<LoginPayload> {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        password: String,
+    ) -> async_graphql::Result<LoginPayload> {
         let req = request(ctx)?;
         let services = ctx.data::<Services>()?;
         let result = users::authenticate(
@@ -290,7 +304,11 @@ impl Mutation {
 
     /// Creates an article as a draft (version 1).
     #[graphql(guard = "RoleGuard::Editor")]
-    async fn create_article(&self, ctx: &Context<'_>, input: CreateArticleInput) -> async_graphql::Result<Article> {
+    async fn create_article(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateArticleInput,
+    ) -> async_graphql::Result<Article> {
         let req = request(ctx)?;
         let new = NewArticle {
             title: input.title,
@@ -309,7 +327,11 @@ impl Mutation {
             disclaimer: input.disclaimer,
             tags: input.tags,
         };
-        Ok(Article(editorial::create(&req.db, actor(ctx)?, req.now, new).await.gql()?))
+        Ok(Article(
+            editorial::create(&req.db, actor(ctx)?, req.now, new)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Saves changes to the article at `version`. A stale version is a `CONFLICT` and changes
@@ -340,7 +362,16 @@ impl Mutation {
             disclaimer: optional(input.disclaimer),
             tags: input.tags,
         };
-        let saved = editorial::update(&req.db, actor(ctx)?, req.now, article_id(&id)?, version, patch).await.gql()?;
+        let saved = editorial::update(
+            &req.db,
+            actor(ctx)?,
+            req.now,
+            article_id(&id)?,
+            version,
+            patch,
+        )
+        .await
+        .gql()?;
         Ok(Article(saved))
     }
 
@@ -358,13 +389,27 @@ impl Mutation {
             tags: Some(tags),
             ..ArticlePatch::default()
         };
-        let saved = editorial::update(&req.db, actor(ctx)?, req.now, article_id(&id)?, version, patch).await.gql()?;
+        let saved = editorial::update(
+            &req.db,
+            actor(ctx)?,
+            req.now,
+            article_id(&id)?,
+            version,
+            patch,
+        )
+        .await
+        .gql()?;
         Ok(Article(saved))
     }
 
     /// Makes the article visible now.
     #[graphql(guard = "RoleGuard::Editor")]
-    async fn publish_article(&self, ctx: &Context<'_>, id: ID, version: i32) -> async_graphql::Result<Article> {
+    async fn publish_article(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+    ) -> async_graphql::Result<Article> {
         transition(ctx, &id, version, Transition::PublishNow).await
     }
 
@@ -382,21 +427,38 @@ impl Mutation {
 
     /// Takes the article back to draft.
     #[graphql(guard = "RoleGuard::Editor")]
-    async fn unpublish_article(&self, ctx: &Context<'_>, id: ID, version: i32) -> async_graphql::Result<Article> {
+    async fn unpublish_article(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+    ) -> async_graphql::Result<Article> {
         transition(ctx, &id, version, Transition::Unpublish).await
     }
 
     /// Withdraws the article from readers, keeping it for the record.
     #[graphql(guard = "RoleGuard::Editor")]
-    async fn archive_article(&self, ctx: &Context<'_>, id: ID, version: i32) -> async_graphql::Result<Article> {
+    async fn archive_article(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+    ) -> async_graphql::Result<Article> {
         transition(ctx, &id, version, Transition::Archive).await
     }
 
     /// Deletes the article at `version` with its revisions; returns its ID.
     #[graphql(guard = "RoleGuard::Editor")]
-    async fn delete_article(&self, ctx: &Context<'_>, id: ID, version: i32) -> async_graphql::Result<ID> {
+    async fn delete_article(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+    ) -> async_graphql::Result<ID> {
         let req = request(ctx)?;
-        editorial::delete(&req.db, article_id(&id)?, version).await.gql()?;
+        editorial::delete(&req.db, article_id(&id)?, version)
+            .await
+            .gql()?;
         Ok(id)
     }
 
@@ -411,61 +473,114 @@ impl Mutation {
         revision: i32,
     ) -> async_graphql::Result<Article> {
         let req = request(ctx)?;
-        let saved = editorial::restore(&req.db, actor(ctx)?, req.now, article_id(&id)?, version, revision)
-            .await
-            .gql()?;
+        let saved = editorial::restore(
+            &req.db,
+            actor(ctx)?,
+            req.now,
+            article_id(&id)?,
+            version,
+            revision,
+        )
+        .await
+        .gql()?;
         Ok(Article(saved))
     }
 
     /// Creates a source.
     #[graphql(guard = "RoleGuard::Editor")]
-    async fn create_source(&self, ctx: &Context<'_>, input: SourceInput) -> async_graphql::Result<Source> {
+    async fn create_source(
+        &self,
+        ctx: &Context<'_>,
+        input: SourceInput,
+    ) -> async_graphql::Result<Source> {
         let req = request(ctx)?;
-        Ok(Source(edit::save_source(&req.db, None, input.into(), req.now).await.gql()?))
+        Ok(Source(
+            edit::save_source(&req.db, None, input.into(), req.now)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Replaces every field of a source.
     #[graphql(guard = "RoleGuard::Editor")]
-    async fn update_source(&self, ctx: &Context<'_>, id: ID, input: SourceInput) -> async_graphql::Result<Source> {
+    async fn update_source(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: SourceInput,
+    ) -> async_graphql::Result<Source> {
         let req = request(ctx)?;
         let id = ids::expect(Kind::Source, &id, "id")?;
-        Ok(Source(edit::save_source(&req.db, Some(id), input.into(), req.now).await.gql()?))
+        Ok(Source(
+            edit::save_source(&req.db, Some(id), input.into(), req.now)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Deletes a source no article names; returns its ID.
     #[graphql(guard = "RoleGuard::Editor")]
     async fn delete_source(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let req = request(ctx)?;
-        edit::delete_source(&req.db, ids::expect(Kind::Source, &id, "id")?).await.gql()?;
+        edit::delete_source(&req.db, ids::expect(Kind::Source, &id, "id")?)
+            .await
+            .gql()?;
         Ok(id)
     }
 
     /// Creates a tag.
     #[graphql(guard = "RoleGuard::Editor")]
-    async fn create_tag(&self, ctx: &Context<'_>, slug: String, name: String) -> async_graphql::Result<Tag> {
+    async fn create_tag(
+        &self,
+        ctx: &Context<'_>,
+        slug: String,
+        name: String,
+    ) -> async_graphql::Result<Tag> {
         let req = request(ctx)?;
-        Ok(Tag(edit::save_tag(&req.db, None, &slug, &name, req.now).await.gql()?))
+        Ok(Tag(edit::save_tag(&req.db, None, &slug, &name, req.now)
+            .await
+            .gql()?))
     }
 
     /// Changes a tag's slug and name.
     #[graphql(guard = "RoleGuard::Editor")]
-    async fn update_tag(&self, ctx: &Context<'_>, id: ID, slug: String, name: String) -> async_graphql::Result<Tag> {
+    async fn update_tag(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        slug: String,
+        name: String,
+    ) -> async_graphql::Result<Tag> {
         let req = request(ctx)?;
         let id = ids::expect(Kind::Tag, &id, "id")?;
-        Ok(Tag(edit::save_tag(&req.db, Some(id), &slug, &name, req.now).await.gql()?))
+        Ok(Tag(edit::save_tag(
+            &req.db,
+            Some(id),
+            &slug,
+            &name,
+            req.now,
+        )
+        .await
+        .gql()?))
     }
 
     /// Deletes a tag (articles lose it); returns its ID.
     #[graphql(guard = "RoleGuard::Editor")]
     async fn delete_tag(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let req = request(ctx)?;
-        edit::delete_tag(&req.db, ids::expect(Kind::Tag, &id, "id")?).await.gql()?;
+        edit::delete_tag(&req.db, ids::expect(Kind::Tag, &id, "id")?)
+            .await
+            .gql()?;
         Ok(id)
     }
 
     /// Creates a channel.
     #[graphql(guard = "RoleGuard::Editor")]
-    async fn create_channel(&self, ctx: &Context<'_>, input: ChannelInput) -> async_graphql::Result<Channel> {
+    async fn create_channel(
+        &self,
+        ctx: &Context<'_>,
+        input: ChannelInput,
+    ) -> async_graphql::Result<Channel> {
         let req = request(ctx)?;
         let input = DomainChannel {
             slug: input.slug,
@@ -473,12 +588,21 @@ impl Mutation {
             parent: input.parent,
             position: input.position,
         };
-        Ok(Channel(edit::save_channel(&req.db, None, input, req.now).await.gql()?))
+        Ok(Channel(
+            edit::save_channel(&req.db, None, input, req.now)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Replaces every field of a channel.
     #[graphql(guard = "RoleGuard::Editor")]
-    async fn update_channel(&self, ctx: &Context<'_>, id: ID, input: ChannelInput) -> async_graphql::Result<Channel> {
+    async fn update_channel(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: ChannelInput,
+    ) -> async_graphql::Result<Channel> {
         let req = request(ctx)?;
         let id = ids::expect(Kind::Channel, &id, "id")?;
         let input = DomainChannel {
@@ -487,43 +611,72 @@ impl Mutation {
             parent: input.parent,
             position: input.position,
         };
-        Ok(Channel(edit::save_channel(&req.db, Some(id), input, req.now).await.gql()?))
+        Ok(Channel(
+            edit::save_channel(&req.db, Some(id), input, req.now)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Deletes a channel with no articles and no sub-channels; returns its ID.
     #[graphql(guard = "RoleGuard::Editor")]
     async fn delete_channel(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let req = request(ctx)?;
-        edit::delete_channel(&req.db, ids::expect(Kind::Channel, &id, "id")?).await.gql()?;
+        edit::delete_channel(&req.db, ids::expect(Kind::Channel, &id, "id")?)
+            .await
+            .gql()?;
         Ok(id)
     }
 
     /// Creates a page.
     #[graphql(guard = "RoleGuard::Editor")]
-    async fn create_page(&self, ctx: &Context<'_>, input: PageInput) -> async_graphql::Result<Page> {
+    async fn create_page(
+        &self,
+        ctx: &Context<'_>,
+        input: PageInput,
+    ) -> async_graphql::Result<Page> {
         let req = request(ctx)?;
-        Ok(Page(edit::save_page(&req.db, None, page_input(input), req.now).await.gql()?))
+        Ok(Page(
+            edit::save_page(&req.db, None, page_input(input), req.now)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Replaces every field of a page.
     #[graphql(guard = "RoleGuard::Editor")]
-    async fn update_page(&self, ctx: &Context<'_>, id: ID, input: PageInput) -> async_graphql::Result<Page> {
+    async fn update_page(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: PageInput,
+    ) -> async_graphql::Result<Page> {
         let req = request(ctx)?;
         let id = ids::expect(Kind::Page, &id, "id")?;
-        Ok(Page(edit::save_page(&req.db, Some(id), page_input(input), req.now).await.gql()?))
+        Ok(Page(
+            edit::save_page(&req.db, Some(id), page_input(input), req.now)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Deletes a page; returns its ID.
     #[graphql(guard = "RoleGuard::Editor")]
     async fn delete_page(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let req = request(ctx)?;
-        edit::delete_page(&req.db, ids::expect(Kind::Page, &id, "id")?).await.gql()?;
+        edit::delete_page(&req.db, ids::expect(Kind::Page, &id, "id")?)
+            .await
+            .gql()?;
         Ok(id)
     }
 
     /// Changes site settings and returns the site as it now is.
     #[graphql(guard = "RoleGuard::Editor")]
-    async fn update_site_settings(&self, ctx: &Context<'_>, input: SiteSettingsInput) -> async_graphql::Result<Site> {
+    async fn update_site_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: SiteSettingsInput,
+    ) -> async_graphql::Result<Site> {
         let req = request(ctx)?;
         let patch = SiteSettingsPatch {
             name: input.name,
@@ -535,7 +688,9 @@ impl Mutation {
             sponsored_disclaimer: input.sponsored_disclaimer,
             takedown_contact: input.takedown_contact,
         };
-        edit::update_site_settings(&req.db, patch, req.now).await.gql()?;
+        edit::update_site_settings(&req.db, patch, req.now)
+            .await
+            .gql()?;
         // Read back directly: this request's loader cache may hold the settings from before.
         Ok(SiteSettings::load(&req.db).await.gql()?.into())
     }
@@ -597,7 +752,12 @@ fn page_input(input: PageInput) -> DomainPage {
     }
 }
 
-async fn transition(ctx: &Context<'_>, id: &ID, version: i32, to: Transition) -> async_graphql::Result<Article> {
+async fn transition(
+    ctx: &Context<'_>,
+    id: &ID,
+    version: i32,
+    to: Transition,
+) -> async_graphql::Result<Article> {
     let req = request(ctx)?;
     let saved = editorial::transition(&req.db, actor(ctx)?, req.now, article_id(id)?, version, to)
         .await

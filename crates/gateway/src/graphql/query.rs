@@ -11,18 +11,18 @@ use newsroom_domain::{
     },
     catalog,
     entities::{ArticleKind as DomainKind, ArticleStatus as DomainStatus},
-    tokens,
     pagination::{Cursor, PageRequest, SlugCursor, TimeCursor},
     site::SiteSettings,
+    tokens,
 };
 
 use super::{
     errors::{GqlResultExt, bad_input, from_domain},
-    ids::{self, Kind},
     guards::RoleGuard,
+    ids::{self, Kind},
     types::{
-        ApiToken, Article, ArticleKind, ArticleStatus, Channel, Node, Page, Site, Source, Tag, User,
-        list_size, request,
+        ApiToken, Article, ArticleKind, ArticleStatus, Channel, Node, Page, Site, Source, Tag,
+        User, list_size, request,
     },
 };
 
@@ -131,7 +131,12 @@ impl Query {
     #[graphql(guard = "RoleGuard::Admin")]
     async fn api_tokens(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiToken>> {
         let req = request(ctx)?;
-        Ok(tokens::list(&req.db).await.gql()?.into_iter().map(ApiToken).collect())
+        Ok(tokens::list(&req.db)
+            .await
+            .gql()?
+            .into_iter()
+            .map(ApiToken)
+            .collect())
     }
 
     /// The site: name, slogan, footer pages and filing numbers.
@@ -246,9 +251,15 @@ impl Query {
     ) -> async_graphql::Result<Option<Article>> {
         let req = request(ctx)?;
         let found = match (slug, id) {
-            (Some(slug), None) => articles::by_slug(&req.db, req.now, req.audience(), &slug).await.gql()?,
+            (Some(slug), None) => articles::by_slug(&req.db, req.now, req.audience(), &slug)
+                .await
+                .gql()?,
             (None, Some(id)) => match ids::decode(&id) {
-                Some((Kind::Article, row)) => articles::by_id(&req.db, req.now, req.audience(), row).await.gql()?,
+                Some((Kind::Article, row)) => {
+                    articles::by_id(&req.db, req.now, req.audience(), row)
+                        .await
+                        .gql()?
+                }
                 Some(_) => return Err(bad_input("id", "is not the ID of an article")),
                 None => return Err(bad_input("id", "is not an ID this API issued")),
             },

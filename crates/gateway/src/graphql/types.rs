@@ -2,8 +2,8 @@
 //! wraps a row and resolves its relations through the request's dataloaders.
 
 use async_graphql::{ComplexObject, Context, Enum, ID, Interface, Object, SimpleObject};
-use newsroom_domain::editorial;
 use chrono::{DateTime, Utc};
+use newsroom_domain::editorial;
 use newsroom_domain::{
     articles, disclaimer,
     entities::{api_token, article, channel, page, source, tag, user},
@@ -12,8 +12,8 @@ use newsroom_domain::{
 };
 
 use super::{
-    guards::RoleGuard,
     errors::{GqlResultExt, bad_input},
+    guards::RoleGuard,
     ids::{self, Kind},
     loaders::{RequestContext, SiteKey},
 };
@@ -608,7 +608,10 @@ impl ApiToken {
     /// Whose token it is.
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let req = request(ctx)?;
-        Ok(newsroom_domain::users::by_id(&req.db, self.0.user_id).await.gql()?.map(User))
+        Ok(newsroom_domain::users::by_id(&req.db, self.0.user_id)
+            .await
+            .gql()?
+            .map(User))
     }
 
     /// When it was issued.

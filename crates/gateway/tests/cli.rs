@@ -1,0 +1,114 @@
+//! The `newsroom` binary as an operator runs it: start-up refusals that name the setting, and
+//! `user create` reading the password from standard input.
+
+use std::{
+    io::Write,
+    path::PathBuf,
+    process::{Command, Output, Stdio},
+};
+
+use newsroom_domain::{db, entities::Role, users};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("newsroom-cli-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn database_url(&self) -> String {
+        format!("sqlite://{}?mode=rwc", self.0.join("cli.db").display())
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn newsroom(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_newsroom"));
+    command
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("NEWSROOM_USER_PASSWORD")
+        .env_remove("NEWSROOM_JWT_SECRET")
+        .env_remove("NEWSROOM_ENV")
+        .env_remove("NEWSROOM_BIND")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn wrong_settings_stop_the_start_and_name_the_setting() {
+    let dir = TempDir::new();
+    let url = dir.database_url();
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (&[("NEWSROOM_BIND", "not-an-address")], "NEWSROOM_BIND"),
+        (&[("NEWSROOM_ENV", "staging")], "NEWSROOM_ENV"),
+        (&[("DATABASE_URL", "mysql://localhost/x")], "DATABASE_URL"),
+        (&[("NEWSROOM_ENV", "production"), ("DATABASE_URL", &url)], "NEWSROOM_JWT_SECRET"),
+        (&[("NEWSROOM_JWT_SECRET", "too-short"), ("DATABASE_URL", &url)], "NEWSROOM_JWT_SECRET"),
+    ];
+    for (env, setting) in cases {
+        let output = newsroom(&["serve"], env, None);
+        assert!(!output.status.success(), "{env:?} started");
+        assert!(stderr(&output).contains(setting), "{env:?}: {}", stderr(&output));
+    }
+    let missing = newsroom(&["--config", "/nonexistent/newsroom.toml", "serve"], &[], None);
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("/nonexistent/newsroom.toml"), "{}", stderr(&missing));
+}
+
+#[test]
+fn user_create_reads_the_password_from_standard_input() {
+    let dir = TempDir::new();
+    let url = dir.database_url();
+    let env = [("DATABASE_URL", url.as_str())];
+    let created = newsroom(
+        &["user", "create", "--role", "editor", "--username", "zhao.haidong"],
+        &env,
+        Some("一个足够长的密码-2020\n"),
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert!(String::from_utf8_lossy(&created.stdout).contains("created editor user zhao.haidong"));
+
+    let again = newsroom(&["user", "create", "--role", "admin", "--username", "zhao.haidong"], &env, Some("another-long-password\n"));
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("username: is taken"), "{}", stderr(&again));
+    let short = newsroom(&["user", "create", "--role", "admin", "--username", "cheng"], &env, Some("short\n"));
+    assert!(!short.status.success());
+    assert!(stderr(&short).contains("password"), "{}", stderr(&short));
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let conn = db::connect(&url, 1).await.unwrap();
+        let user = users::by_username(&conn, "zhao.haidong").await.unwrap().unwrap();
+        assert_eq!(user.role, Role::Editor);
+        assert!(users::verify_password("一个足够长的密码-2020", &user.password_hash));
+        assert!(users::by_username(&conn, "cheng").await.unwrap().is_none());
+    });
+}
+
+#[test]
+fn schema_prints_the_checked_in_sdl() {
+    let output = newsroom(&["schema"], &[], None);
+    assert!(output.status.success());
+    let checked_in = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema.graphql")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), checked_in);
+}

@@ -13,8 +13,9 @@ build:
 test: ## Every test on SQLite; on PostgreSQL too when TEST_POSTGRES_URL is set
 	$(CARGO) test --workspace --lib --bins --tests --no-fail-fast
 
-test-postgres: ## Every test on both backends against the local PostgreSQL
-	TEST_POSTGRES_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(MAKE) test
+test-postgres: ## Every test on both backends against the local PostgreSQL, with Redis
+	TEST_POSTGRES_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres} \
+	TEST_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379} $(MAKE) test
 
 lint: ## Formatting and clippy, as CI runs them
 	$(CARGO) fmt --all --check

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_read_side;
 mod m20261127_000002_create_users_and_revisions;
+mod m20261127_000003_create_view_buckets;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_create_read_side::Migration),
             Box::new(m20261127_000002_create_users_and_revisions::Migration),
+            Box::new(m20261127_000003_create_view_buckets::Migration),
         ]
     }
 }

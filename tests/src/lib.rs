@@ -26,6 +26,7 @@ use newsroom_gateway::{
     app::{Application, ServerHandle},
     auth::AuthKeys,
     config::Config,
+    views::ViewService,
 };
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
 use serde_json::{Value, json};
@@ -197,11 +198,18 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// SQL statements the server's pool has run.
     pub statements: Arc<AtomicUsize>,
-    /// An HTTP client.
+    /// An HTTP client that identifies as a browser, so its views count.
     pub client: reqwest::Client,
+    /// The server's view counter, to flush it without waiting.
+    pub views: Arc<ViewService>,
     handle: ServerHandle,
-    _db: TestDb,
+    running: tokio::task::JoinHandle<std::io::Result<()>>,
+    config: Config,
+    test_db: Arc<TestDb>,
 }
+
+/// The user agent test clients send: a browser's, so views count.
+pub const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
 
 impl TestApp {
     /// Starts a server on `backend`, with the demo content loaded.
@@ -211,33 +219,86 @@ impl TestApp {
 
     /// Starts a server on `backend`, with the demo content when `demo` is set.
     pub async fn spawn(backend: Backend, demo: bool) -> anyhow::Result<Self> {
+        Self::spawn_with(backend, demo, |_| ()).await
+    }
+
+    /// Like [`TestApp::spawn`], with changes to the test configuration.
+    pub async fn spawn_with(
+        backend: Backend,
+        demo: bool,
+        tweak: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Self> {
         let (test_db, setup) = TestDb::create(backend).await?;
         if demo {
             let txn = setup.begin().await?;
             demo::seed(&txn).await?;
             txn.commit().await?;
         }
+        let mut config = test_config(&test_db.url)?;
+        tweak(&mut config);
+        Self::serve(
+            Arc::new(test_db),
+            setup,
+            config,
+            ManualClock::new(test_now()),
+        )
+        .await
+    }
+
+    /// Another server process on the same database (and Redis, if configured), with its own
+    /// buffers and caches, like a second gateway behind a load balancer.
+    pub async fn another_server(&self) -> anyhow::Result<Self> {
+        let setup = db::connect(&self.test_db.url, 4).await?;
+        Self::serve(
+            self.test_db.clone(),
+            setup,
+            self.config.clone(),
+            self.clock.clone(),
+        )
+        .await
+    }
+
+    /// Stops this server gracefully and starts a fresh one on the same database.
+    pub async fn restart(self) -> anyhow::Result<Self> {
+        let (test_db, config, clock) = (
+            self.test_db.clone(),
+            self.config.clone(),
+            self.clock.clone(),
+        );
+        self.stop().await?;
+        let setup = db::connect(&test_db.url, 4).await?;
+        Self::serve(test_db, setup, config, clock).await
+    }
+
+    async fn serve(
+        test_db: Arc<TestDb>,
+        setup: DatabaseConnection,
+        config: Config,
+        clock: ManualClock,
+    ) -> anyhow::Result<Self> {
         let mut server_db = db::connect(&test_db.url, 8).await?;
         let statements = Arc::new(AtomicUsize::new(0));
         let counter = statements.clone();
         server_db.set_metric_callback(move |_| {
             counter.fetch_add(1, Ordering::SeqCst);
         });
-        let config = test_config(&test_db.url)?;
-        let clock = ManualClock::new(test_now());
         let keys = AuthKeys::from_config(&config)?;
-        let app = Application::build(&config, keys, server_db, Arc::new(clock.clone()))?;
+        let app = Application::build(&config, keys, server_db, Arc::new(clock.clone())).await?;
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
-        tokio::spawn(app.run_until_stopped());
+        let views = app.views();
+        let running = tokio::spawn(app.run_until_stopped());
         Ok(TestApp {
             address,
             db: setup,
             clock,
             statements,
-            client: reqwest::Client::new(),
+            client: reqwest::Client::builder().user_agent(BROWSER).build()?,
+            views,
             handle,
-            _db: test_db,
+            running,
+            config,
+            test_db,
         })
     }
 
@@ -322,9 +383,11 @@ impl TestApp {
         Ok((self.statements.load(Ordering::SeqCst) - before, out))
     }
 
-    /// Stops the server gracefully.
-    pub async fn stop(&self) {
+    /// Stops the server gracefully and waits until it has drained and written its buffers.
+    pub async fn stop(self) -> anyhow::Result<()> {
         self.handle.stop(true).await;
+        self.running.await??;
+        Ok(())
     }
 }
 

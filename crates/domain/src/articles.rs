@@ -384,3 +384,22 @@ pub async fn recommended<C: ConnectionTrait>(
         .all(db)
         .await?)
 }
+
+/// The visible articles among `ids`, by id; for lists whose order comes from elsewhere (rankings).
+pub async fn visible_by_ids<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, article::Model>> {
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    Ok(article::Entity::find()
+        .filter(visible(now))
+        .filter(article::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect())
+}

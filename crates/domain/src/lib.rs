@@ -22,5 +22,6 @@ pub mod render;
 pub mod site;
 pub mod tokens;
 pub mod users;
+pub mod views;
 
 pub use error::{Error, Result};

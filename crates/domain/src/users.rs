@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier, password_hash::SaltString};
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    QueryFilter, Statement,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    Statement,
 };
 
 use crate::{
@@ -253,30 +253,11 @@ async fn record_failure<C: ConnectionTrait>(
     ];
     db.execute_raw(Statement::from_sql_and_values(
         backend,
-        placeholders(backend, sql),
+        crate::db::placeholders(backend, sql),
         values,
     ))
     .await?;
     Ok(())
-}
-
-/// Rewrites `?` placeholders as `$1, $2, ...` for PostgreSQL.
-pub(crate) fn placeholders(backend: DbBackend, sql: &str) -> String {
-    if backend != DbBackend::Postgres {
-        return sql.to_owned();
-    }
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -305,14 +286,5 @@ mod tests {
         assert!(validate_password("short").is_err());
         assert!(validate_password("十个字的密码一二三四").is_ok());
         assert!(validate_password(&"x".repeat(2000)).is_err());
-    }
-
-    #[test]
-    fn placeholders_are_numbered_for_postgres() {
-        assert_eq!(
-            placeholders(DbBackend::Postgres, "a = ? AND b = ?"),
-            "a = $1 AND b = $2"
-        );
-        assert_eq!(placeholders(DbBackend::Sqlite, "a = ?"), "a = ?");
     }
 }

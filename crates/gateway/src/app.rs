@@ -19,6 +19,8 @@ use crate::{
     auth::{self, AuthKeys, AuthenticateError},
     config::Config,
     graphql::{self, NewsroomSchema, Services, errors::ensure_codes, loaders::RequestContext},
+    rest,
+    views::{ViewService, ViewSettings},
 };
 
 /// What every request handler shares; cheap to clone.
@@ -32,25 +34,45 @@ pub struct AppState {
     pub schema: NewsroomSchema,
     /// The token keys.
     pub auth: Arc<AuthKeys>,
+    /// The view counter and ranking cache.
+    pub views: Arc<ViewService>,
 }
 
 /// A bound, not yet running, server.
 pub struct Application {
     port: u16,
     server: Server,
+    views: Arc<ViewService>,
 }
 
 impl Application {
-    /// Binds `config.bind` and builds the server over `db`.
-    pub fn build(
+    /// Binds `config.bind` and builds the server over `db`, connecting to Redis when configured
+    /// and starting the view flusher.
+    pub async fn build(
         config: &Config,
         auth: AuthKeys,
         db: DatabaseConnection,
         clock: Arc<dyn Clock>,
-    ) -> std::io::Result<Self> {
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.bind)?;
         let port = listener.local_addr()?.port();
         let auth = Arc::new(auth);
+        let views = ViewService::new(
+            db.clone(),
+            clock.clone(),
+            ViewSettings {
+                window: chrono::TimeDelta::seconds(
+                    i64::try_from(config.view_window_secs).unwrap_or(1800),
+                ),
+                flush_every: std::time::Duration::from_millis(config.view_flush_ms),
+                ranking_refresh: std::time::Duration::from_secs(config.ranking_refresh_secs),
+                redis_url: config.redis_url.clone(),
+                redis_prefix: config.redis_prefix.clone(),
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("connecting to REDIS_URL: {e}"))?;
+        views.start();
         let services = Services {
             auth: auth.clone(),
             login_policy: LoginPolicy {
@@ -60,12 +82,14 @@ impl Application {
                 ),
             },
             login_failure_delay: std::time::Duration::from_millis(config.login_failure_delay_ms),
+            views: views.clone(),
         };
         let state = AppState {
             db,
             clock,
             schema: graphql::build(services),
             auth,
+            views: views.clone(),
         };
         let max_body = config.max_body_bytes;
         let mut server = HttpServer::new(move || {
@@ -81,6 +105,7 @@ impl Application {
         Ok(Application {
             port,
             server: server.run(),
+            views,
         })
     }
 
@@ -89,9 +114,17 @@ impl Application {
         self.port
     }
 
-    /// Serves until the process is told to stop (SIGINT / SIGTERM), then drains requests.
+    /// Serves until the process is told to stop (SIGINT / SIGTERM), drains requests, then writes
+    /// the views still buffered, so a clean stop loses none.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.views.shutdown().await;
+        served
+    }
+
+    /// The view counter, to flush it from a test without waiting for its timer.
+    pub fn views(&self) -> Arc<ViewService> {
+        self.views.clone()
     }
 
     /// The server handle, to stop it from a test.
@@ -106,6 +139,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/graphql", web::get().to(graphql_get))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
+        .configure(rest::routes)
         .route("/", web::get().to(console));
 }
 
@@ -185,10 +219,18 @@ async fn execute(
         }
     };
     let client_addr = http.peer_addr().map(|a| a.ip().to_string());
-    let context = RequestContext::new(state.db.clone(), now, caller, client_addr);
+    let context = RequestContext::new(state.db.clone(), now, caller, client_addr, user_agent(http));
     let mut response = state.schema.execute(request.data(context)).await;
     ensure_codes(&mut response);
     HttpResponse::Ok().json(response)
+}
+
+/// The request's `User-Agent`, if it is text.
+pub fn user_agent(http: &HttpRequest) -> Option<String> {
+    http.headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
 }
 
 /// A request whose token is refused: 401, with the reason, and nothing executed. A bad token is

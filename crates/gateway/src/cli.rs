@@ -205,6 +205,7 @@ async fn serve(config: Config, load_demo: bool) -> anyhow::Result<()> {
         seed(&db).await?;
     }
     let app = Application::build(&config, auth, db, Arc::new(SystemClock))
+        .await
         .with_context(|| format!("listening on NEWSROOM_BIND ({})", config.bind))?;
     let base = format!("http://{}:{}", config.bind.ip(), app.port());
     tracing::info!("serving GraphQL at {base}/graphql");

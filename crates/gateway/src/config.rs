@@ -79,6 +79,14 @@ pub struct Config {
     pub login_window_secs: u64,
     /// `NEWSROOM_LOGIN_FAILURE_DELAY_MS`: how long a failed login waits before answering.
     pub login_failure_delay_ms: u64,
+    /// `NEWSROOM_VIEW_WINDOW_SECS`: a visitor counts once per article within this window.
+    pub view_window_secs: u64,
+    /// `NEWSROOM_VIEW_FLUSH_MS`: how often buffered views are written.
+    pub view_flush_ms: u64,
+    /// `NEWSROOM_RANKING_REFRESH_SECS`: how long a computed ranking is served.
+    pub ranking_refresh_secs: u64,
+    /// `NEWSROOM_REDIS_PREFIX`: prefix of every Redis key this deployment writes.
+    pub redis_prefix: String,
 }
 
 impl Default for Config {
@@ -102,6 +110,10 @@ impl Default for Config {
             login_max_failures: 5,
             login_window_secs: 900,
             login_failure_delay_ms: 300,
+            view_window_secs: 1800,
+            view_flush_ms: 2000,
+            ranking_refresh_secs: 5,
+            redis_prefix: "newsroom".into(),
         }
     }
 }
@@ -171,6 +183,11 @@ impl Config {
         }
         if self.jwt_issuer.trim().is_empty() || self.jwt_audience.trim().is_empty() {
             return invalid("NEWSROOM_JWT_ISSUER and NEWSROOM_JWT_AUDIENCE must not be empty");
+        }
+        if self.view_window_secs == 0 || self.view_flush_ms < 10 || self.ranking_refresh_secs == 0 {
+            return invalid(
+                "NEWSROOM_VIEW_WINDOW_SECS and NEWSROOM_RANKING_REFRESH_SECS must be at least 1, NEWSROOM_VIEW_FLUSH_MS at least 10",
+            );
         }
         if let Some(url) = &self.redis_url
             && !(url.starts_with("redis://") || url.starts_with("rediss://"))

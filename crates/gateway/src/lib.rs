@@ -6,3 +6,5 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod graphql;
+pub mod rest;
+pub mod views;

@@ -1,6 +1,11 @@
 //! The `newsroom` binary as an operator runs it: start-up refusals that name the setting, and
 //! `user create` reading the password from standard input.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "helpers of a test: a failed setup step should fail the test loudly"
+)]
+
 use std::{
     io::Write,
     path::PathBuf,
@@ -13,7 +18,8 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("newsroom-cli-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("newsroom-cli-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
     }
@@ -44,7 +50,12 @@ fn newsroom(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output 
         .stderr(Stdio::piped());
     let mut child = command.spawn().unwrap();
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
@@ -62,17 +73,35 @@ fn wrong_settings_stop_the_start_and_name_the_setting() {
         (&[("NEWSROOM_BIND", "not-an-address")], "NEWSROOM_BIND"),
         (&[("NEWSROOM_ENV", "staging")], "NEWSROOM_ENV"),
         (&[("DATABASE_URL", "mysql://localhost/x")], "DATABASE_URL"),
-        (&[("NEWSROOM_ENV", "production"), ("DATABASE_URL", &url)], "NEWSROOM_JWT_SECRET"),
-        (&[("NEWSROOM_JWT_SECRET", "too-short"), ("DATABASE_URL", &url)], "NEWSROOM_JWT_SECRET"),
+        (
+            &[("NEWSROOM_ENV", "production"), ("DATABASE_URL", &url)],
+            "NEWSROOM_JWT_SECRET",
+        ),
+        (
+            &[("NEWSROOM_JWT_SECRET", "too-short"), ("DATABASE_URL", &url)],
+            "NEWSROOM_JWT_SECRET",
+        ),
     ];
     for (env, setting) in cases {
         let output = newsroom(&["serve"], env, None);
         assert!(!output.status.success(), "{env:?} started");
-        assert!(stderr(&output).contains(setting), "{env:?}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(setting),
+            "{env:?}: {}",
+            stderr(&output)
+        );
     }
-    let missing = newsroom(&["--config", "/nonexistent/newsroom.toml", "serve"], &[], None);
+    let missing = newsroom(
+        &["--config", "/nonexistent/newsroom.toml", "serve"],
+        &[],
+        None,
+    );
     assert!(!missing.status.success());
-    assert!(stderr(&missing).contains("/nonexistent/newsroom.toml"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("/nonexistent/newsroom.toml"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]
@@ -81,26 +110,58 @@ fn user_create_reads_the_password_from_standard_input() {
     let url = dir.database_url();
     let env = [("DATABASE_URL", url.as_str())];
     let created = newsroom(
-        &["user", "create", "--role", "editor", "--username", "zhao.haidong"],
+        &[
+            "user",
+            "create",
+            "--role",
+            "editor",
+            "--username",
+            "zhao.haidong",
+        ],
         &env,
         Some("一个足够长的密码-2020\n"),
     );
     assert!(created.status.success(), "{}", stderr(&created));
     assert!(String::from_utf8_lossy(&created.stdout).contains("created editor user zhao.haidong"));
 
-    let again = newsroom(&["user", "create", "--role", "admin", "--username", "zhao.haidong"], &env, Some("another-long-password\n"));
+    let again = newsroom(
+        &[
+            "user",
+            "create",
+            "--role",
+            "admin",
+            "--username",
+            "zhao.haidong",
+        ],
+        &env,
+        Some("another-long-password\n"),
+    );
     assert!(!again.status.success());
-    assert!(stderr(&again).contains("username: is taken"), "{}", stderr(&again));
-    let short = newsroom(&["user", "create", "--role", "admin", "--username", "cheng"], &env, Some("short\n"));
+    assert!(
+        stderr(&again).contains("username: is taken"),
+        "{}",
+        stderr(&again)
+    );
+    let short = newsroom(
+        &["user", "create", "--role", "admin", "--username", "cheng"],
+        &env,
+        Some("short\n"),
+    );
     assert!(!short.status.success());
     assert!(stderr(&short).contains("password"), "{}", stderr(&short));
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let conn = db::connect(&url, 1).await.unwrap();
-        let user = users::by_username(&conn, "zhao.haidong").await.unwrap().unwrap();
+        let user = users::by_username(&conn, "zhao.haidong")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(user.role, Role::Editor);
-        assert!(users::verify_password("一个足够长的密码-2020", &user.password_hash));
+        assert!(users::verify_password(
+            "一个足够长的密码-2020",
+            &user.password_hash
+        ));
         assert!(users::by_username(&conn, "cheng").await.unwrap().is_none());
     });
 }
@@ -109,6 +170,8 @@ fn user_create_reads_the_password_from_standard_input() {
 fn schema_prints_the_checked_in_sdl() {
     let output = newsroom(&["schema"], &[], None);
     assert!(output.status.success());
-    let checked_in = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema.graphql")).unwrap();
+    let checked_in =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema.graphql"))
+            .unwrap();
     assert_eq!(String::from_utf8_lossy(&output.stdout), checked_in);
 }

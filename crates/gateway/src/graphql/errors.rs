@@ -59,17 +59,25 @@ const INTERNAL_MESSAGE: &str = "internal error; it has been logged";
 /// Converts a domain error. Database errors are logged with their cause and replaced by a
 /// generic message.
 pub fn from_domain(err: DomainError) -> async_graphql::Error {
+    from_domain_ref(&err)
+}
+
+/// Converts a domain error held by reference (a dataloader or cache shares one among callers).
+pub fn from_domain_ref(err: &DomainError) -> async_graphql::Error {
     match err {
         DomainError::NotFound { entity } => coded(Code::NotFound, format!("{entity} not found")),
-        DomainError::Validation { field, message } => bad_input(&field, message),
-        DomainError::Conflict(message) => coded(Code::Conflict, message),
-        DomainError::Forbidden(message) => coded(Code::Forbidden, message),
-        DomainError::Unauthenticated(message) => coded(Code::Unauthenticated, message),
-        DomainError::RateLimited { retry_after_secs } => coded(
-            Code::RateLimited,
-            format!("too many attempts; retry after {retry_after_secs} seconds"),
-        )
-        .extend_with(move |_, e| e.set("retryAfter", retry_after_secs)),
+        DomainError::Validation { field, message } => bad_input(field, message),
+        DomainError::Conflict(message) => coded(Code::Conflict, message.clone()),
+        DomainError::Forbidden(message) => coded(Code::Forbidden, message.clone()),
+        DomainError::Unauthenticated(message) => coded(Code::Unauthenticated, message.clone()),
+        DomainError::RateLimited { retry_after_secs } => {
+            let retry_after_secs = *retry_after_secs;
+            coded(
+                Code::RateLimited,
+                format!("too many attempts; retry after {retry_after_secs} seconds"),
+            )
+            .extend_with(move |_, e| e.set("retryAfter", retry_after_secs))
+        }
         DomainError::Database(cause) => {
             tracing::error!(error = %cause, "database error while resolving a GraphQL field");
             coded(Code::Internal, INTERNAL_MESSAGE)
@@ -92,16 +100,7 @@ impl<T> GqlResultExt<T> for Result<T, DomainError> {
 
 impl<T> GqlResultExt<T> for Result<T, Arc<DomainError>> {
     fn gql(self) -> async_graphql::Result<T> {
-        self.map_err(|err| match Arc::try_unwrap(err) {
-            Ok(err) => from_domain(err),
-            Err(shared) => {
-                tracing::error!(error = %shared, "error while loading a batch");
-                match &*shared {
-                    DomainError::Database(_) => coded(Code::Internal, INTERNAL_MESSAGE),
-                    other => coded(Code::Internal, other.to_string()),
-                }
-            }
-        })
+        self.map_err(|err| from_domain_ref(&err))
     }
 }
 

@@ -27,8 +27,10 @@ pub struct RequestContext {
     pub db: DatabaseConnection,
     /// Who is asking.
     pub caller: Caller,
-    /// The client's address, for throttling logins.
+    /// The client's address, for throttling logins and telling visitors apart.
     pub client_addr: Option<String>,
+    /// The client's `User-Agent`, for telling readers from bots.
+    pub user_agent: Option<String>,
     /// The instant visibility is judged at, fixed for the whole request.
     pub now: DateTime<Utc>,
     /// Channels by id.
@@ -57,10 +59,12 @@ impl RequestContext {
         now: DateTime<Utc>,
         caller: Caller,
         client_addr: Option<String>,
+        user_agent: Option<String>,
     ) -> Self {
         RequestContext {
             caller,
             client_addr,
+            user_agent,
             channels: cached(ChannelLoader(db.clone())),
             children: cached(ChildrenLoader(db.clone())),
             sources: cached(SourceLoader(db.clone())),

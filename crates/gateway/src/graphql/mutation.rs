@@ -40,6 +40,8 @@ pub struct Services {
     pub login_policy: LoginPolicy,
     /// How long a failed login waits before it answers.
     pub login_failure_delay: Duration,
+    /// Counts views and serves rankings.
+    pub views: Arc<crate::views::ViewService>,
 }
 
 /// The root of every write.
@@ -259,8 +261,53 @@ pub struct IssuedApiToken {
     api_token: ApiToken,
 }
 
+/// What became of a recorded view.
+#[derive(SimpleObject)]
+pub struct RecordViewPayload {
+    /// Whether it was counted: `false` for a repeat within the window or a bot.
+    counted: bool,
+}
+
 #[Object]
 impl Mutation {
+    /// Records that a reader viewed an article. Open to anyone. A visitor counts once per article
+    /// within the window (by `visitorId` when given, else by address and user agent); bots never
+    /// count. An unknown or unpublished article is `NOT_FOUND` and counts nothing.
+    async fn record_view(
+        &self,
+        ctx: &Context<'_>,
+        article_id: ID,
+        #[graphql(validator(max_length = 128))] visitor_id: Option<String>,
+    ) -> async_graphql::Result<RecordViewPayload> {
+        let req = request(ctx)?;
+        let services = ctx.data::<Services>()?;
+        let id = ids::expect(Kind::Article, &article_id, "articleId")?;
+        let visitor = crate::views::visitor_of(
+            visitor_id.as_deref(),
+            req.client_addr.as_deref(),
+            req.user_agent.as_deref(),
+        );
+        match services
+            .views
+            .record(id, &visitor, req.user_agent.as_deref())
+            .await
+        {
+            Ok(outcome) => Ok(RecordViewPayload {
+                counted: outcome == crate::views::ViewOutcome::Counted,
+            }),
+            Err(crate::views::ViewError::NotFound) => {
+                Err(coded(Code::NotFound, "no published article has this id"))
+            }
+            Err(e @ crate::views::ViewError::Unavailable(_)) => {
+                tracing::error!(error = %e, "recording a view failed");
+                Err(coded(
+                    Code::Internal,
+                    "the view could not be recorded; it has been logged",
+                ))
+            }
+        }
+    }
+
     /// Signs in with a username and password. Wrong credentials are `UNAUTHENTICATED` (the same
     /// answer for an unknown user); too many failures for the username or from the address are
     /// `RATE_LIMITED` with `extensions.retryAfter` in seconds.

@@ -21,8 +21,8 @@ use super::{
     guards::RoleGuard,
     ids::{self, Kind},
     types::{
-        ApiToken, Article, ArticleKind, ArticleStatus, Channel, Node, Page, Site, Source, Tag,
-        User, list_size, request,
+        ApiToken, Article, ArticleKind, ArticleStatus, Channel, Node, Page, RankedArticle,
+        RankingWindow, Site, Source, Tag, User, list_size, request,
     },
 };
 
@@ -337,6 +337,42 @@ impl Query {
             .gql()?;
         req.prime(&rows, &[ctx.look_ahead()]).await.gql()?;
         Ok(rows.into_iter().map(Article).collect())
+    }
+
+    /// 点击排行: the most-viewed visible articles in a window, optionally within a channel and its
+    /// sub-channels; ties go to the newer article. Served from a ranking recomputed at most every
+    /// few seconds, so views show up with that delay.
+    async fn click_ranking(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "RankingWindow::Week")] window: RankingWindow,
+        channel: Option<String>,
+        #[graphql(default = 10, desc = "How many, 0 to 100.")] first: i32,
+    ) -> async_graphql::Result<Vec<RankedArticle>> {
+        let first = list_size("first", first)?;
+        let req = request(ctx)?;
+        let services = ctx.data::<super::Services>()?;
+        let ranked = services
+            .views
+            .ranking(window.into(), channel.as_deref())
+            .await
+            .gql()?;
+        let rows = crate::views::visible_in_order(&req.db, req.now, &ranked, first)
+            .await
+            .gql()?;
+        let articles: Vec<_> = rows.iter().map(|(_, a)| a.clone()).collect();
+        req.prime(&articles, &[ctx.look_ahead().field("article")])
+            .await
+            .gql()?;
+        Ok(rows
+            .into_iter()
+            .zip(1..)
+            .map(|((views, a), rank)| RankedArticle {
+                rank,
+                views,
+                article: Article(a),
+            })
+            .collect())
     }
 
     /// Any object by its global ID; `null` when it does not exist or is not visible.

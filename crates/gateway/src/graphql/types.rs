@@ -117,6 +117,31 @@ pub enum Role {
     Partner,
 }
 
+/// The time a click ranking covers.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "newsroom_domain::views::RankingWindow")]
+pub enum RankingWindow {
+    /// The last 24 hours.
+    Day,
+    /// The last 7 days.
+    Week,
+    /// The last 30 days.
+    Month,
+    /// All time.
+    All,
+}
+
+/// An article's place in the click ranking (点击排行).
+#[derive(SimpleObject)]
+pub struct RankedArticle {
+    /// 1 for the most viewed.
+    pub rank: i32,
+    /// Views in the window.
+    pub views: i64,
+    /// The article.
+    pub article: Article,
+}
+
 /// Any object that can be fetched by its global ID.
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID", desc = "The global ID, for `node(id:)`."))]

@@ -28,4 +28,4 @@ schema: ## Rewrite schema.graphql from the code
 	$(BIN) schema > schema.graphql
 
 bench: ## Read-path latency over 100,000 articles on SQLite, and on PostgreSQL when TEST_POSTGRES_URL is set
-	$(CARGO) bench -p newsroom-tests --bench read_path
+	$(CARGO) bench -p newsroom-tests --bench read_path --bench views

@@ -4,6 +4,8 @@
 //! Each database is uniquely named and dropped when the test ends, whatever state the server was
 //! left in, so tests run in parallel and in any order.
 
+pub mod corpus;
+
 use std::{
     future::Future,
     path::PathBuf,

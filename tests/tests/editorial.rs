@@ -117,9 +117,11 @@ async fn every_mutation_enforces_its_role(backend: Backend) -> anyhow::Result<()
             );
         } else {
             assert!(!refused(&as_editor), "editor: {query}: {as_editor}");
+            assert_ne!(code(&as_editor), "INTERNAL", "editor: {query}: {as_editor}");
         }
         let as_admin = app.graphql_as(Some(&admin), query, json!({})).await?;
         assert!(!refused(&as_admin), "admin: {query}: {as_admin}");
+        assert_ne!(code(&as_admin), "INTERNAL", "admin: {query}: {as_admin}");
     }
     // Nothing the refused calls named was created.
     let data = app
@@ -334,6 +336,21 @@ async fn an_editor_runs_the_whole_publishing_cycle(backend: Backend) -> anyhow::
     assert_eq!(
         editor_view["data"]["articles"]["edges"][0]["node"]["slug"],
         slug.as_str()
+    );
+    let public = app
+        .graphql_as(
+            Some(&editor),
+            "{ articles(first: 100) { edges { node { status } } } }",
+            json!({}),
+        )
+        .await?;
+    // Without a status filter an editor gets the public list: no draft leaks into a page that an
+    // editor's session renders.
+    assert!(
+        public["data"]["articles"]["edges"]
+            .as_array()
+            .is_some_and(|e| e.iter().all(|e| e["node"]["status"] == "PUBLISHED")),
+        "{public}"
     );
     let forbidden = app
         .graphql(
@@ -639,6 +656,23 @@ async fn a_scheduled_article_appears_at_its_time(backend: Backend) -> anyhow::Re
         "visible at its time with no one acting"
     );
     assert_eq!(on_time["articles"]["edges"][0]["node"]["slug"], "timed");
+    // From its time on it is published, for editors' filters too (signed in afresh: the first
+    // session expired while the clock moved on).
+    let editor = app.signed_in("scheduler.2", Role::Editor).await?;
+    let listed = app
+        .graphql_as(
+            Some(&editor),
+            "{ p: articles(first: 1, filter: { status: [PUBLISHED] }) { edges { node { slug status } } }
+               s: articles(filter: { status: [SCHEDULED] }) { totalCount } }",
+            json!({}),
+        )
+        .await?;
+    assert_eq!(
+        listed["data"]["p"]["edges"][0]["node"],
+        json!({ "slug": "timed", "status": "PUBLISHED" }),
+        "{listed}"
+    );
+    assert_eq!(listed["data"]["s"]["totalCount"], 0);
     Ok(())
 }
 
@@ -827,11 +861,12 @@ async fn failed_logins_are_limited_per_username_and_address(
             .as_u64()
             .is_some_and(|s| s > 0 && s <= 900)
     );
-    // Unknown users answer exactly like wrong passwords.
+    // Another username from the same address is not locked out by the first one's failures, and
+    // an unknown user answers exactly like a wrong password.
     let unknown = login("nobody-here", "whatever-password".into()).await?;
     assert_eq!(
         code(&unknown),
-        "RATE_LIMITED",
+        "UNAUTHENTICATED",
         "the address is limited too: {unknown}"
     );
     // When the window has passed, the right password works again.
@@ -841,6 +876,42 @@ async fn failed_logins_are_limited_per_username_and_address(
     let wrong = login("nobody-here", "whatever-password".into()).await?;
     assert_eq!(code(&wrong), "UNAUTHENTICATED");
     assert_eq!(wrong["errors"][0]["message"], "wrong username or password");
+
+    // A parallel burst of guesses is limited as strictly as a sequence.
+    app.clock.advance(TimeDelta::minutes(16));
+    let burst =
+        futures::future::join_all((0..12).map(|_| login("target", "guess-guess-guess".into())))
+            .await;
+    let mut codes = Vec::new();
+    for body in burst {
+        codes.push(code(&body?).to_owned());
+    }
+    let guessed = codes.iter().filter(|c| *c == "UNAUTHENTICATED").count();
+    assert_eq!(
+        guessed, 5,
+        "only five guesses reach the password check: {codes:?}"
+    );
+    assert_eq!(codes.iter().filter(|c| *c == "RATE_LIMITED").count(), 7);
+    // One address trying many usernames is limited at four times the per-user limit.
+    app.clock.advance(TimeDelta::minutes(16));
+    let mut limited_at = None;
+    for n in 0..30 {
+        let body = app
+            .graphql(
+                "mutation($u: String!) { login(username: $u, password: \"spray-password\") { token } }",
+                json!({ "u": format!("user{n}") }),
+            )
+            .await?;
+        if code(&body) == "RATE_LIMITED" {
+            limited_at = Some(n);
+            break;
+        }
+    }
+    assert_eq!(
+        limited_at,
+        Some(20),
+        "a spraying address is stopped after 20 tries"
+    );
     Ok(())
 }
 

@@ -693,6 +693,15 @@ async fn bad_arguments_are_named_and_change_nothing(backend: Backend) -> anyhow:
             "{ article(slug: \"nanchang-kaifaqu-2020-ganbu-dahui\") { related(first: -5) { id } } }",
             "first",
         ),
+        // A cursor for a time no database can compare (year -253,000): refused, not a 500.
+        (
+            "{ articles(first: 2, after: \"dDotODAwMDAwMDAwMDAwMDAwMDAwMDox\") { totalCount } }",
+            "after",
+        ),
+        (
+            "{ articles(filter: { publishedAfter: \"+10000-01-01T00:00:00Z\" }) { totalCount } }",
+            "filter.publishedAfter",
+        ),
     ];
     for (query, field) in cases {
         let body = app.graphql(query, json!({})).await?;
@@ -757,6 +766,52 @@ async fn bad_arguments_are_named_and_change_nothing(backend: Backend) -> anyhow:
         .send()
         .await?;
     assert_eq!(too_big.status(), 413);
+    // NUL reaches no database: refused up front, in the query text or in variables.
+    let nul = app.client.post(&url).json(&json!({ "query": "query($s: String!) { article(slug: $s) { id } }", "variables": { "s": "a\u{0}b" } })).send().await?;
+    assert_eq!(nul.status(), 400);
+    let nul = app
+        .client
+        .post(&url)
+        .json(&json!({ "query": "{ article(slug: \"a\\u0000b\") { id } }" }))
+        .send()
+        .await?;
+    assert_eq!(nul.status(), 400);
+    // GET runs queries, never mutations.
+    let get = app
+        .client
+        .get(&url)
+        .query(&[(
+            "query",
+            "mutation { login(username: \"a\", password: \"b\") { token } }",
+        )])
+        .send()
+        .await?;
+    assert_eq!(get.status(), 405);
+    assert_eq!(
+        get.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("POST")
+    );
+    let get = app
+        .client
+        .get(&url)
+        .query(&[("query", "{ site { name } }")])
+        .send()
+        .await?;
+    assert_eq!(get.status(), 200);
+    // A query asking for too much work is refused before it runs.
+    let bomb = app
+        .graphql("{ articles(first: 100) { nodes { related(first: 100) { related(first: 100) { title } } } } }", json!({}))
+        .await?;
+    assert_eq!(
+        bomb["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{bomb}"
+    );
+    assert!(
+        bomb["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("omplex")),
+        "{bomb}"
+    );
     // And nothing changed: the server still answers, the seed article is intact.
     let data = app
         .data(

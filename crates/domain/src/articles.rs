@@ -18,8 +18,8 @@ use crate::{
     pagination::{Direction, Page, PageRequest, TimeCursor},
 };
 
-/// The statuses under which an article can be visible, written exactly as in the partial indexes
-/// of the migration so that both planners use them.
+/// The statuses under which an article can be visible, with the same literal list as the partial
+/// indexes' predicate so that both planners match it and use them.
 const VISIBLE_STATUSES: &str = "articles.status IN ('published', 'scheduled')";
 
 /// The condition that makes an article visible to readers at `now`: published or scheduled, and
@@ -28,6 +28,40 @@ pub fn visible(now: DateTime<Utc>) -> Condition {
     Condition::all()
         .add(Expr::cust(VISIBLE_STATUSES))
         .add(article::Column::PublishedAt.lte(now))
+}
+
+/// The articles whose effective status is one of `statuses`. A scheduled article whose time has
+/// come is published, whatever its stored status says, so `PUBLISHED` includes it and
+/// `SCHEDULED` does not.
+fn status_condition(statuses: &[ArticleStatus], now: DateTime<Utc>) -> Condition {
+    let mut any = Condition::any();
+    for status in statuses {
+        any = any.add(match status {
+            ArticleStatus::Published => Condition::any()
+                .add(article::Column::Status.eq(ArticleStatus::Published))
+                .add(
+                    Condition::all()
+                        .add(article::Column::Status.eq(ArticleStatus::Scheduled))
+                        .add(article::Column::PublishedAt.lte(now)),
+                ),
+            ArticleStatus::Scheduled => Condition::all()
+                .add(article::Column::Status.eq(ArticleStatus::Scheduled))
+                .add(article::Column::PublishedAt.gt(now)),
+            other => Condition::all().add(article::Column::Status.eq(*other)),
+        });
+    }
+    any
+}
+
+/// The status readers and editors should see: a scheduled article whose time has come is
+/// published.
+pub fn effective_status(article: &article::Model, now: DateTime<Utc>) -> ArticleStatus {
+    match article.status {
+        ArticleStatus::Scheduled if article.published_at.is_some_and(|at| at <= now) => {
+            ArticleStatus::Published
+        }
+        other => other,
+    }
 }
 
 /// Who is reading, which decides what they may see.
@@ -102,6 +136,7 @@ impl ArticleFilter {
         &self,
         db: &C,
         audience: Audience,
+        now: DateTime<Utc>,
     ) -> Result<Condition> {
         let mut cond = Condition::all();
         if let Some(statuses) = &self.statuses {
@@ -110,7 +145,7 @@ impl ArticleFilter {
                     "only editors may filter articles by status".into(),
                 ));
             }
-            cond = cond.add(article::Column::Status.is_in(statuses.iter().copied()));
+            cond = cond.add(status_condition(statuses, now));
         }
         if let Some(slug) = &self.channel {
             let ids = catalog::channel_with_descendants(db, slug)
@@ -162,6 +197,14 @@ impl ArticleFilter {
                 "must be later than `publishedAfter`",
             ));
         }
+        for (field, at) in [
+            ("filter.publishedAfter", self.published_after),
+            ("filter.publishedBefore", self.published_before),
+        ] {
+            if let Some(at) = at {
+                crate::editorial::checks::time(field, at)?;
+            }
+        }
         if let Some(after) = self.published_after {
             cond = cond.add(article::Column::PublishedAt.gte(after));
         }
@@ -197,7 +240,7 @@ pub async fn list<C: ConnectionTrait>(
 ) -> Result<Page<article::Model>> {
     let base = article::Entity::find()
         .filter(audience.condition(now))
-        .filter(filter.resolve(db, audience).await?);
+        .filter(filter.resolve(db, audience, now).await?);
     keyset_page(db, base, audience, order, page).await
 }
 
@@ -210,7 +253,7 @@ pub async fn count<C: ConnectionTrait>(
 ) -> Result<u64> {
     Ok(article::Entity::find()
         .filter(audience.condition(now))
-        .filter(filter.resolve(db, audience).await?)
+        .filter(filter.resolve(db, audience, now).await?)
         .count(db)
         .await?)
 }

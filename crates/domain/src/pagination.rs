@@ -208,8 +208,11 @@ impl Cursor for TimeCursor {
     fn decode(raw: &str) -> Option<Self> {
         let mut buf = String::new();
         let (micros, id) = unpack("t", raw, &mut buf)?.split_once(':')?;
+        let at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+        // Only times both databases can compare: a cursor from us is never outside this.
+        crate::editorial::checks::time("after", at).ok()?;
         Some(TimeCursor {
-            at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            at,
             id: id.parse().ok()?,
         })
     }

@@ -11,6 +11,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     Statement,
 };
+use sha2::Digest;
 
 use crate::{
     entities::{Role, login_throttle, user},
@@ -148,10 +149,13 @@ pub async fn set_disabled<C: ConnectionTrait>(
     Ok(row.update(db).await?)
 }
 
-/// How many failed logins a username or an address may have in a window before it must wait.
+/// How many failed logins may be made in a window before the next must wait: per username from
+/// one address, and (more loosely) per address whatever the username, so that guessing from one
+/// place is slowed without letting anyone lock a user out from everywhere else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginPolicy {
-    /// Failures allowed per window.
+    /// Failures allowed per username and address per window; an address alone gets four times
+    /// as many.
     pub max_failures: i32,
     /// The window.
     pub window: TimeDelta,
@@ -166,19 +170,28 @@ impl Default for LoginPolicy {
     }
 }
 
-fn throttle_keys(username: &str, address: Option<&str>) -> Vec<String> {
-    let mut keys = vec![format!("user:{}", username.to_lowercase())];
-    if let Some(address) = address {
-        keys.push(format!("addr:{address}"));
-    }
-    keys
+/// The throttle keys of an attempt with their limits. Usernames are hashed so that a key has a
+/// fixed length whatever a client sends.
+fn throttle_keys(username: &str, address: Option<&str>, policy: LoginPolicy) -> Vec<(String, i32)> {
+    let digest = sha2::Sha256::digest(username.to_lowercase().as_bytes());
+    let user: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let address = address.unwrap_or("unknown");
+    vec![
+        (format!("user:{user}@{address}"), policy.max_failures),
+        (
+            format!("addr:{address}"),
+            policy.max_failures.saturating_mul(4),
+        ),
+    ]
 }
 
-/// Checks a username and password. Refused when the username or the address has failed too
-/// often in the current window (`RateLimited`, with the wait), when the credentials are wrong or
-/// the user is disabled (`Unauthenticated`, one message for all, so a caller cannot tell which).
-/// A failure is counted against both the username and the address; a success clears the
-/// username's count.
+/// Checks a username and password. Refused when this username from this address, or this
+/// address, has failed too often in the current window (`RateLimited`, with the wait); when the
+/// credentials are wrong or the user is disabled (`Unauthenticated`, one message for all, so a
+/// caller cannot tell which).
+///
+/// Each attempt is counted before the password is checked, in one atomic statement per key, so a
+/// burst of parallel guesses is limited as strictly as a sequence; a success takes its count back.
 pub async fn authenticate<C: ConnectionTrait>(
     db: &C,
     username: &str,
@@ -187,24 +200,24 @@ pub async fn authenticate<C: ConnectionTrait>(
     now: DateTime<Utc>,
     policy: LoginPolicy,
 ) -> Result<user::Model> {
-    let keys = throttle_keys(username, address);
-    let rows = login_throttle::Entity::find()
-        .filter(login_throttle::Column::Key.is_in(keys.clone()))
-        .all(db)
-        .await?;
-    let blocked_until = rows
-        .iter()
-        .filter(|r| r.failures >= policy.max_failures && r.window_started_at + policy.window > now)
-        .map(|r| r.window_started_at + policy.window)
-        .max();
-    if let Some(until) = blocked_until {
-        let retry_after_secs = u64::try_from((until - now).num_seconds())
-            .unwrap_or(0)
-            .max(1);
-        return Err(Error::RateLimited { retry_after_secs });
+    let keys = throttle_keys(username, address, policy);
+    let mut retry_after: Option<i64> = None;
+    for (key, limit) in &keys {
+        let (failures, window_started_at) = count_attempt(db, key, now, policy).await?;
+        if failures > *limit {
+            let wait = (window_started_at + policy.window - now)
+                .num_seconds()
+                .max(1);
+            retry_after = Some(retry_after.map_or(wait, |w| w.max(wait)));
+        }
+    }
+    if let Some(wait) = retry_after {
+        return Err(Error::RateLimited {
+            retry_after_secs: u64::try_from(wait).unwrap_or(1),
+        });
     }
 
-    let user = if password.len() > MAX_PASSWORD_BYTES {
+    let user = if password.len() > MAX_PASSWORD_BYTES || username.len() > 64 {
         None
     } else {
         by_username(db, username).await?
@@ -216,48 +229,75 @@ pub async fn authenticate<C: ConnectionTrait>(
     let matches = run_blocking(move || verify_password(&candidate, &hash)).await?;
     match user {
         Some(user) if matches && !user.disabled => {
-            login_throttle::Entity::delete_by_id(keys[0].clone())
+            // Not a failure after all: forget this username's count, give the address its back.
+            login_throttle::Entity::delete_by_id(keys[0].0.clone())
                 .exec(db)
                 .await?;
+            let backend = db.get_database_backend();
+            db.execute_raw(Statement::from_sql_and_values(
+                backend,
+                crate::db::placeholders(backend, "UPDATE login_throttle SET failures = failures - 1 WHERE key = ? AND failures > 0"),
+                vec![keys[1].0.clone().into()],
+            ))
+            .await?;
             Ok(user)
         }
-        _ => {
-            for key in &keys {
-                record_failure(db, key, now, policy).await?;
-            }
-            Err(Error::Unauthenticated("wrong username or password".into()))
-        }
+        _ => Err(Error::Unauthenticated("wrong username or password".into())),
     }
 }
 
-/// Counts one failure for `key` in one statement, starting a new window when the last one ended,
-/// so concurrent failures from several processes are all counted.
-async fn record_failure<C: ConnectionTrait>(
+/// Counts one attempt for `key` in one statement, starting a new window when the last one ended,
+/// and returns the count and the window's start, so concurrent attempts from several processes
+/// are all counted and each sees its own position.
+async fn count_attempt<C: ConnectionTrait>(
     db: &C,
     key: &str,
     now: DateTime<Utc>,
     policy: LoginPolicy,
-) -> Result<()> {
+) -> Result<(i32, DateTime<Utc>)> {
     let window_start = now - policy.window;
     let backend = db.get_database_backend();
     let sql = "INSERT INTO login_throttle (key, failures, window_started_at) VALUES (?, 1, ?) \
         ON CONFLICT (key) DO UPDATE SET \
         failures = CASE WHEN login_throttle.window_started_at <= ? THEN 1 ELSE login_throttle.failures + 1 END, \
         window_started_at = CASE WHEN login_throttle.window_started_at <= ? THEN excluded.window_started_at \
-        ELSE login_throttle.window_started_at END";
+        ELSE login_throttle.window_started_at END \
+        RETURNING failures, window_started_at";
     let values: Vec<sea_orm::Value> = vec![
         key.into(),
         now.into(),
         window_start.into(),
         window_start.into(),
     ];
-    db.execute_raw(Statement::from_sql_and_values(
-        backend,
-        crate::db::placeholders(backend, sql),
-        values,
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            crate::db::placeholders(backend, sql),
+            values,
+        ))
+        .await?
+        .ok_or_else(|| {
+            Error::Database(sea_orm::DbErr::Custom(
+                "the throttle upsert returned no row".into(),
+            ))
+        })?;
+    Ok((
+        row.try_get("", "failures")?,
+        row.try_get("", "window_started_at")?,
     ))
-    .await?;
-    Ok(())
+}
+
+/// Removes throttle rows whose window has ended, so the table stays small.
+pub async fn purge_throttle<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    policy: LoginPolicy,
+) -> Result<u64> {
+    Ok(login_throttle::Entity::delete_many()
+        .filter(login_throttle::Column::WindowStartedAt.lte(now - policy.window))
+        .exec(db)
+        .await?
+        .rows_affected)
 }
 
 #[cfg(test)]

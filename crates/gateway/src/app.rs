@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::{
     auth::{self, AuthKeys, AuthenticateError},
-    config::Config,
+    config::{Config, Environment},
     graphql::{self, NewsroomSchema, Services, errors::ensure_codes, loaders::RequestContext},
     rest,
     views::{ViewService, ViewSettings},
@@ -75,28 +75,30 @@ impl Application {
         views.start();
         let services = Services {
             auth: auth.clone(),
-            login_policy: LoginPolicy {
-                max_failures: i32::try_from(config.login_max_failures).unwrap_or(i32::MAX),
-                window: chrono::TimeDelta::seconds(
-                    i64::try_from(config.login_window_secs).unwrap_or(900),
-                ),
-            },
+            login_policy: login_policy(config),
             login_failure_delay: std::time::Duration::from_millis(config.login_failure_delay_ms),
             views: views.clone(),
         };
         let state = AppState {
             db,
             clock,
-            schema: graphql::build(services),
+            schema: graphql::build(services, config.env == Environment::Production),
             auth,
             views: views.clone(),
         };
         let max_body = config.max_body_bytes;
+        let console = config.env == Environment::Development;
+        spawn_throttle_purge(state.db.clone(), state.clock.clone(), login_policy(config));
         let mut server = HttpServer::new(move || {
-            App::new()
+            let app = App::new()
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(max_body))
-                .configure(routes)
+                .configure(routes);
+            if console {
+                app.route("/", web::get().to(console_page))
+            } else {
+                app
+            }
         })
         .listen(listener)?;
         if config.workers > 0 {
@@ -139,14 +141,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/graphql", web::get().to(graphql_get))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
-        .configure(rest::routes)
-        .route("/", web::get().to(console));
+        .configure(rest::routes);
 }
 
 /// A request the GraphQL endpoint cannot even read: answered in the GraphQL error shape.
 fn unreadable(status: actix_web::http::StatusCode, message: impl Into<String>) -> HttpResponse {
     HttpResponse::build(status).json(json!({
-        "errors": [{ "message": message.into(), "extensions": { "code": "BAD_REQUEST" } }]
+        "errors": [{ "message": message.into(), "extensions": { "code": "BAD_USER_INPUT" } }]
     }))
 }
 
@@ -181,6 +182,14 @@ async fn graphql_post(
 
 async fn graphql_get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     match async_graphql::http::parse_query_string(req.query_string()) {
+        Ok(request) if is_mutation(&request) => HttpResponse::MethodNotAllowed()
+            .insert_header((header::ALLOW, "POST"))
+            .json(json!({
+                "errors": [{
+                    "message": "mutations are sent with POST; GET runs queries only",
+                    "extensions": { "code": "BAD_USER_INPUT" }
+                }]
+            })),
         Ok(request) => execute(&state, &req, request).await,
         Err(e) => unreadable(
             actix_web::http::StatusCode::BAD_REQUEST,
@@ -198,6 +207,17 @@ async fn execute(
         return unreadable(
             actix_web::http::StatusCode::BAD_REQUEST,
             "the request has no `query`",
+        );
+    }
+    // No text field can hold NUL (PostgreSQL refuses it), so no argument may carry one.
+    let variables = serde_json::to_string(&request.variables).unwrap_or_default();
+    if request.query.contains('\0')
+        || request.query.contains("\\u0000")
+        || variables.contains("\\u0000")
+    {
+        return unreadable(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "strings must not contain NUL characters",
         );
     }
     let now = state.clock.now();
@@ -223,6 +243,40 @@ async fn execute(
     let mut response = state.schema.execute(request.data(context)).await;
     ensure_codes(&mut response);
     HttpResponse::Ok().json(response)
+}
+
+/// Whether the operation a request would run is a mutation (a document that does not parse is
+/// left for execution to report).
+fn is_mutation(request: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let ty = match (&document.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) => ops.values().next().map(|op| op.node.ty),
+    };
+    ty == Some(OperationType::Mutation)
+}
+
+fn login_policy(config: &Config) -> LoginPolicy {
+    LoginPolicy {
+        max_failures: i32::try_from(config.login_max_failures).unwrap_or(i32::MAX),
+        window: chrono::TimeDelta::seconds(i64::try_from(config.login_window_secs).unwrap_or(900)),
+    }
+}
+
+/// Every ten minutes, forgets failed-login windows that have ended, so the table stays small.
+fn spawn_throttle_purge(db: DatabaseConnection, clock: Arc<dyn Clock>, policy: LoginPolicy) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+            if let Err(e) = newsroom_domain::users::purge_throttle(&db, clock.now(), policy).await {
+                tracing::warn!(error = %e, "purging the login throttle failed");
+            }
+        }
+    });
 }
 
 /// The request's `User-Agent`, if it is text.
@@ -258,7 +312,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// A small query console that needs no network: the page and its script are served from here.
-async fn console() -> HttpResponse {
+async fn console_page() -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::html())
         .body(include_str!("console.html"))

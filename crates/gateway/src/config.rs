@@ -150,7 +150,8 @@ impl Config {
                     .only(&["DATABASE_URL", "REDIS_URL"])
                     .map(|key| key.as_str().to_ascii_lowercase().into()),
             )
-            .merge(Env::prefixed("NEWSROOM_").ignore(&["CONFIG"])))
+            // NEWSROOM_CONFIG names the file; NEWSROOM_USER_PASSWORD belongs to `user create`.
+            .merge(Env::prefixed("NEWSROOM_").ignore(&["CONFIG", "USER_PASSWORD"])))
     }
 
     /// Extracts and validates a configuration.

@@ -150,6 +150,24 @@ fn user_create_reads_the_password_from_standard_input() {
     assert!(!short.status.success());
     assert!(stderr(&short).contains("password"), "{}", stderr(&short));
 
+    // The environment works as well as standard input, and is not mistaken for a setting.
+    let from_env = newsroom(
+        &[
+            "user",
+            "create",
+            "--role",
+            "partner",
+            "--username",
+            "partner.sync",
+        ],
+        &[
+            ("DATABASE_URL", url.as_str()),
+            ("NEWSROOM_USER_PASSWORD", "环境变量里的长密码-2020"),
+        ],
+        None,
+    );
+    assert!(from_env.status.success(), "{}", stderr(&from_env));
+
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let conn = db::connect(&url, 1).await.unwrap();
@@ -163,6 +181,15 @@ fn user_create_reads_the_password_from_standard_input() {
             &user.password_hash
         ));
         assert!(users::by_username(&conn, "cheng").await.unwrap().is_none());
+        let partner = users::by_username(&conn, "partner.sync")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(partner.role, Role::Partner);
+        assert!(users::verify_password(
+            "环境变量里的长密码-2020",
+            &partner.password_hash
+        ));
     });
 }
 

@@ -24,6 +24,16 @@ fn unique_slug_clash(err: sea_orm::DbErr) -> Error {
     }
 }
 
+/// A delete that a row inserted meanwhile still refers to: a conflict, not a failure.
+fn still_used(err: sea_orm::DbErr) -> Error {
+    match err.sql_err() {
+        Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => {
+            Error::Conflict("it is still in use; change what uses it first".into())
+        }
+        _ => Error::Database(err),
+    }
+}
+
 /// A source as an editor writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceInput {
@@ -117,7 +127,10 @@ pub async fn delete_source<C: ConnectionTrait>(db: &C, id: i64) -> Result<()> {
             "{used} article(s) name this source; change them first"
         )));
     }
-    let gone = source::Entity::delete_by_id(id).exec(db).await?;
+    let gone = source::Entity::delete_by_id(id)
+        .exec(db)
+        .await
+        .map_err(still_used)?;
     if gone.rows_affected == 0 {
         return Err(Error::NotFound { entity: "source" });
     }
@@ -251,7 +264,10 @@ pub async fn delete_channel<C: ConnectionTrait>(db: &C, id: i64) -> Result<()> {
             "the channel has {children} sub-channel(s); move them first"
         )));
     }
-    let gone = channel::Entity::delete_by_id(id).exec(db).await?;
+    let gone = channel::Entity::delete_by_id(id)
+        .exec(db)
+        .await
+        .map_err(still_used)?;
     if gone.rows_affected == 0 {
         return Err(Error::NotFound { entity: "channel" });
     }
@@ -381,6 +397,7 @@ pub async fn update_site_settings<C: ConnectionTrait>(
     let mut rows = Vec::new();
     for (key, field, value, max) in fields {
         let Some(value) = value else { continue };
+        checks::no_control(field, &value)?;
         let value = value.trim().to_owned();
         checks::max_chars(field, &value, max)?;
         if key == keys::NAME && value.is_empty() {
@@ -395,15 +412,17 @@ pub async fn update_site_settings<C: ConnectionTrait>(
             updated_at: Set(now),
         });
     }
-    for row in rows {
-        site_setting::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(site_setting::Column::Key)
-                    .update_columns([site_setting::Column::Value, site_setting::Column::UpdatedAt])
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
+    if rows.is_empty() {
+        return Ok(());
     }
+    // One statement: the settings change together or not at all.
+    site_setting::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(site_setting::Column::Key)
+                .update_columns([site_setting::Column::Value, site_setting::Column::UpdatedAt])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }

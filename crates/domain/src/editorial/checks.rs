@@ -3,8 +3,37 @@
 
 use crate::error::{Error, Result};
 
+/// Refuses control characters other than tab and line breaks: PostgreSQL cannot store NUL, and
+/// none of them belongs in content.
+pub fn no_control(field: &str, value: &str) -> Result<()> {
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(Error::validation(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// A time both databases can store and compare: years 1 to 9999.
+pub fn time(field: &str, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
+    use chrono::Datelike;
+    if (1..=9999).contains(&at.year()) {
+        Ok(())
+    } else {
+        Err(Error::validation(
+            field,
+            "must be between the years 1 and 9999",
+        ))
+    }
+}
+
 /// Trims `value` and requires 1 to `max` characters.
 pub fn required_text(field: &str, value: &str, max: usize) -> Result<String> {
+    no_control(field, value)?;
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(Error::validation(field, "must not be empty"));
@@ -15,6 +44,9 @@ pub fn required_text(field: &str, value: &str, max: usize) -> Result<String> {
 
 /// Trims an optional value; blank becomes `None`; at most `max` characters.
 pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>> {
+    if let Some(value) = value {
+        no_control(field, value)?;
+    }
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         Some(v) => {
             max_chars(field, v, max)?;
@@ -58,8 +90,9 @@ pub fn url(field: &str, value: &str) -> Result<()> {
 
 /// A URL as [`url`] allows, or a path on this site starting with `/`.
 pub fn url_or_path(field: &str, value: &str) -> Result<()> {
-    if value.starts_with('/') && !value.starts_with("//") && !value.chars().any(char::is_whitespace)
-    {
+    // `//host` and `/\host` are protocol-relative to a browser, so not paths on this site.
+    let path_like = value.starts_with('/') && !value.starts_with("//") && !value.contains('\\');
+    if path_like && !value.chars().any(char::is_whitespace) {
         return max_chars(field, value, 2000);
     }
     url(field, value)
@@ -156,6 +189,10 @@ mod tests {
         }
         assert!(url_or_path("coverImage", "/media/a.jpg").is_ok());
         assert!(url_or_path("coverImage", "//evil.example/a.jpg").is_err());
+        assert!(url_or_path("coverImage", "/\\evil.example/a.jpg").is_err());
+        assert!(required_text("title", "a\u{0}b", 10).is_err());
+        assert!(optional_text("lead", Some("x\u{7}"), 10).is_err());
+        assert!(required_text("title", "第一段\n第二段", 10).is_ok());
         assert_eq!(required_text("title", "  标题  ", 10).unwrap(), "标题");
         assert!(required_text("title", "   ", 10).is_err());
         assert!(required_text("title", "一二三四五六七八九十十", 10).is_err());

@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionSession,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionSession, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
@@ -228,6 +228,10 @@ async fn validate<C: ConnectionTrait>(
     s.title = checks::required_text("title", &s.title, MAX_TITLE)?;
     checks::slug("slug", &s.slug, MAX_SLUG)?;
     s.lead = checks::optional_text("lead", s.lead.as_deref(), MAX_LEAD)?;
+    checks::no_control("body", &s.body)?;
+    if let Some(at) = s.published_at {
+        checks::time("at", at)?;
+    }
     if s.body.len() > MAX_BODY_BYTES {
         return Err(Error::validation(
             "body",
@@ -343,11 +347,13 @@ async fn validate<C: ConnectionTrait>(
 async fn unique_slug<C: ConnectionTrait>(db: &C, title: &str) -> Result<String> {
     let base = checks::slug_from(title, GENERATED_SLUG).unwrap_or_else(|| "article".to_owned());
     let taken: std::collections::HashSet<String> = article::Entity::find()
+        .select_only()
+        .column(article::Column::Slug)
         .filter(article::Column::Slug.starts_with(&base))
+        .into_tuple::<String>()
         .all(db)
         .await?
         .into_iter()
-        .map(|a| a.slug)
         .collect();
     if !taken.contains(&base) {
         return Ok(base);
@@ -644,8 +650,15 @@ pub async fn transition<C: ConnectionTrait + TransactionTrait>(
     let mut next = snapshot_of(&txn, &current).await?;
     match transition {
         Transition::PublishNow => {
+            // Publishing what readers already see keeps its date, and its place in lists.
+            let already_visible = matches!(
+                current.status,
+                ArticleStatus::Published | ArticleStatus::Scheduled
+            ) && current.published_at.is_some_and(|at| at <= now);
+            if !already_visible {
+                next.published_at = Some(now);
+            }
             next.status = ArticleStatus::Published;
-            next.published_at = Some(now);
         }
         Transition::Schedule(at) => {
             if at <= now {

@@ -21,13 +21,25 @@ pub type NewsroomSchema = Schema<query::Query, mutation::Mutation, EmptySubscrip
 const MAX_DEPTH: usize = 12;
 
 fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription).limit_depth(MAX_DEPTH)
+    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
 }
 
+/// The most work one query may ask for: each field costs 1, a list field its page size times
+/// what it selects. The portal's article page with 10 related articles costs about 300; an
+/// `articles(first: 100)` page with channel, source and tags about 1,000.
+const MAX_COMPLEXITY: usize = 5_000;
+
 /// Builds the schema with the services mutations use. It holds no connection: per-request data
-/// comes with each request.
-pub fn build(services: Services) -> NewsroomSchema {
-    builder().data(services).finish()
+/// comes with each request. In production, introspection is off.
+pub fn build(services: Services, production: bool) -> NewsroomSchema {
+    let builder = builder().data(services);
+    if production {
+        builder.disable_introspection().finish()
+    } else {
+        builder.finish()
+    }
 }
 
 /// The schema in SDL, as checked in at `schema.graphql`.

@@ -7,7 +7,8 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use newsroom_domain::{
     articles::{
-        self, ArticleFilter, ArticleOrder as DomainOrder, RecommendedKind as DomainRecommended,
+        self, ArticleFilter, ArticleOrder as DomainOrder, Audience,
+        RecommendedKind as DomainRecommended,
     },
     catalog,
     entities::{ArticleKind as DomainKind, ArticleStatus as DomainStatus},
@@ -92,6 +93,7 @@ impl From<ArticleFilterInput> for ArticleFilter {
 /// Extra fields of an article connection.
 pub struct ArticleConnectionFields {
     filter: ArticleFilter,
+    audience: Audience,
 }
 
 #[Object]
@@ -99,7 +101,7 @@ impl ArticleConnectionFields {
     /// How many articles match the filter, on every page together. Counted only when asked for.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
         let req = request(ctx)?;
-        articles::count(&req.db, req.now, req.audience(), &self.filter)
+        articles::count(&req.db, req.now, self.audience, &self.filter)
             .await
             .gql()
     }
@@ -201,6 +203,7 @@ impl Query {
     }
 
     /// All tags, in slug order.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
     async fn tags(
         &self,
         ctx: &Context<'_>,
@@ -222,6 +225,7 @@ impl Query {
     }
 
     /// All sources, in slug order.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
     async fn sources(
         &self,
         ctx: &Context<'_>,
@@ -277,6 +281,7 @@ impl Query {
         clippy::too_many_arguments,
         reason = "a GraphQL field's arguments: the four Relay ones, filter and order"
     )]
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
     async fn articles(
         &self,
         ctx: &Context<'_>,
@@ -294,7 +299,14 @@ impl Query {
             ArticleOrder::Oldest => DomainOrder::Oldest,
         };
         let req = request(ctx)?;
-        let rows = articles::list(&req.db, req.now, req.audience(), &filter, order, &page)
+        // Editors see the public list too unless they ask for statuses: a frontend rendered with
+        // an editor's token must not show drafts or taken-down articles by accident.
+        let audience = if filter.statuses.is_some() {
+            req.audience()
+        } else {
+            Audience::Reader
+        };
+        let rows = articles::list(&req.db, req.now, audience, &filter, order, &page)
             .await
             .gql()?;
         let look = ctx.look_ahead();
@@ -307,7 +319,7 @@ impl Query {
         let mut connection = Connection::with_additional_fields(
             rows.has_previous,
             rows.has_next,
-            ArticleConnectionFields { filter },
+            ArticleConnectionFields { filter, audience },
         );
         connection.edges.extend(
             rows.items
@@ -319,6 +331,7 @@ impl Query {
 
     /// The newest articles editors flagged for a recommendation box (推荐图文 or 推荐资讯),
     /// optionally within a channel and its sub-channels.
+    #[graphql(complexity = "first.max(1) as usize * child_complexity")]
     async fn recommended(
         &self,
         ctx: &Context<'_>,
@@ -342,6 +355,7 @@ impl Query {
     /// 点击排行: the most-viewed visible articles in a window, optionally within a channel and its
     /// sub-channels; ties go to the newer article. Served from a ranking recomputed at most every
     /// few seconds, so views show up with that delay.
+    #[graphql(complexity = "first.max(1) as usize * child_complexity")]
     async fn click_ranking(
         &self,
         ctx: &Context<'_>,

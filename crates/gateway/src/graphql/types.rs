@@ -206,9 +206,9 @@ impl Article {
         self.0.kind.into()
     }
 
-    /// Where the article is in its life. Readers only ever see published ones.
-    async fn status(&self) -> ArticleStatus {
-        self.0.status.into()
+    /// Where the article is in its life; a scheduled article whose time has come is published.
+    async fn status(&self, ctx: &Context<'_>) -> async_graphql::Result<ArticleStatus> {
+        Ok(articles::effective_status(&self.0, request(ctx)?.now).into())
     }
 
     /// The version an edit must name; bumped by every save.
@@ -298,6 +298,7 @@ impl Article {
 
     /// 同类资讯: visible articles in the same channel or sharing a tag, newest first, never this
     /// article itself.
+    #[graphql(complexity = "first.max(1) as usize * child_complexity")]
     async fn related(
         &self,
         ctx: &Context<'_>,

@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_create_read_side;
 mod m20261127_000002_create_users_and_revisions;
 mod m20261127_000003_create_view_buckets;
+mod m20261127_000004_index_editorial_order;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_create_read_side::Migration),
             Box::new(m20261127_000002_create_users_and_revisions::Migration),
             Box::new(m20261127_000003_create_view_buckets::Migration),
+            Box::new(m20261127_000004_index_editorial_order::Migration),
         ]
     }
 }

@@ -42,6 +42,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// A unique-constraint violation as the validation error on `field` that the check before
+    /// the write would have given (two writers raced past it); any other error as it is.
+    pub fn unique_or_database(err: DbErr, field: &str, message: &str) -> Self {
+        match err.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                Error::validation(field, message)
+            }
+            _ => Error::Database(err),
+        }
+    }
+
     /// A validation error naming `field`.
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Validation {

@@ -109,12 +109,9 @@ pub async fn create<C: ConnectionTrait>(
         updated_at: Set(now),
         ..Default::default()
     };
-    row.insert(db).await.map_err(|e| match e.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-            Error::validation("username", "is taken")
-        }
-        _ => Error::Database(e),
-    })
+    row.insert(db)
+        .await
+        .map_err(|e| Error::unique_or_database(e, "username", "is taken"))
 }
 
 /// The user with this username.

@@ -16,12 +16,7 @@ use crate::{
 };
 
 fn unique_slug_clash(err: sea_orm::DbErr) -> Error {
-    match err.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-            Error::validation("slug", "is taken")
-        }
-        _ => Error::Database(err),
-    }
+    Error::unique_or_database(err, "slug", "is taken")
 }
 
 /// A delete that a row inserted meanwhile still refers to: a conflict, not a failure.

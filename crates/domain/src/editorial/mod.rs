@@ -367,12 +367,7 @@ async fn unique_slug<C: ConnectionTrait>(db: &C, title: &str) -> Result<String> 
 /// Maps a unique violation that slipped past the checks (a concurrent save of the same slug) to
 /// the field error the check would have given.
 fn slug_clash(err: sea_orm::DbErr) -> Error {
-    match err.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-            Error::validation("slug", "is taken by another article")
-        }
-        _ => Error::Database(err),
-    }
+    Error::unique_or_database(err, "slug", "is taken by another article")
 }
 
 fn content_columns(r: &Resolved) -> article::ActiveModel {

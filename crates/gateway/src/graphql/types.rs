@@ -49,6 +49,16 @@ pub enum TextFormat {
     Text,
 }
 
+impl TextFormat {
+    /// Renders a stored body in this format.
+    pub fn render(self, body: &str, written_in: newsroom_domain::entities::BodyFormat) -> String {
+        match self {
+            TextFormat::Html => render::to_html(body, written_in),
+            TextFormat::Text => render::to_text(body, written_in),
+        }
+    }
+}
+
 /// Whether an article is our own, a reprint, or paid content.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "newsroom_domain::entities::ArticleKind")]
@@ -185,10 +195,7 @@ impl Article {
 
     /// The body, as sanitized HTML or as plain text.
     async fn body(&self, #[graphql(default)] format: TextFormat) -> String {
-        match format {
-            TextFormat::Html => render::to_html(&self.0.body, self.0.body_format),
-            TextFormat::Text => render::to_text(&self.0.body, self.0.body_format),
-        }
+        format.render(&self.0.body, self.0.body_format)
     }
 
     /// The cover image URL (推荐图文 shows it).
@@ -483,10 +490,7 @@ impl Page {
 
     /// The body, as sanitized HTML or as plain text.
     async fn body(&self, #[graphql(default)] format: TextFormat) -> String {
-        match format {
-            TextFormat::Html => render::to_html(&self.0.body, self.0.body_format),
-            TextFormat::Text => render::to_text(&self.0.body, self.0.body_format),
-        }
+        format.render(&self.0.body, self.0.body_format)
     }
 
     /// Order among the footer links.

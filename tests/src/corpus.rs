@@ -191,6 +191,8 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<(Vec<String>, DateT
             .await?;
     }
     txn.commit().await?;
+    // Fresh statistics, as autovacuum (PostgreSQL) or a maintenance run (SQLite) would leave.
+    db.execute_unprepared("ANALYZE").await?;
     // Visible slugs only: drafts are every 50th.
     let visible = slugs
         .into_iter()
@@ -255,5 +257,6 @@ pub async fn seed_views(
     )
     .await?;
     txn.commit().await?;
+    db.execute_unprepared("ANALYZE").await?;
     Ok(rows)
 }

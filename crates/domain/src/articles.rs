@@ -357,32 +357,41 @@ pub async fn related<C: ConnectionTrait>(
     article: &article::Model,
     first: u64,
 ) -> Result<Vec<article::Model>> {
-    let shares_a_tag = article::Column::Id.in_subquery(
-        Query::select()
-            .column(article_tag::Column::ArticleId)
-            .from(article_tag::Entity)
-            .and_where(
-                article_tag::Column::TagId.in_subquery(
-                    Query::select()
-                        .column(article_tag::Column::TagId)
-                        .from(article_tag::Entity)
-                        .and_where(article_tag::Column::ArticleId.eq(article.id))
-                        .to_owned(),
-                ),
-            )
-            .to_owned(),
+    // The newest `first` of each kind, each read from an index with a limit, then merged: one
+    // query with `channel = ? OR shares a tag` made both planners collect and sort every
+    // article of the channel (2,000 rows with their bodies in the benchmark) for ten.
+    let visible = "articles.status IN ('published', 'scheduled') AND articles.published_at <= ?";
+    let newest = "ORDER BY articles.published_at DESC, articles.id DESC LIMIT ?";
+    let sql = format!(
+        "SELECT * FROM articles WHERE articles.id IN ( \
+           SELECT id FROM (SELECT articles.id FROM articles \
+             WHERE {visible} AND articles.channel_id = ? AND articles.id <> ? {newest}) same_channel \
+           UNION \
+           SELECT id FROM (SELECT articles.id FROM articles \
+             WHERE {visible} AND articles.id <> ? AND articles.id IN ( \
+               SELECT article_id FROM article_tags WHERE tag_id IN ( \
+                 SELECT tag_id FROM article_tags WHERE article_id = ?)) {newest}) shared_tag \
+         ) {newest}"
     );
+    let limit = i64::try_from(first).unwrap_or(i64::MAX);
+    let values: Vec<sea_orm::Value> = vec![
+        now.into(),
+        article.channel_id.into(),
+        article.id.into(),
+        limit.into(),
+        now.into(),
+        article.id.into(),
+        article.id.into(),
+        limit.into(),
+        limit.into(),
+    ];
+    let backend = db.get_database_backend();
     Ok(article::Entity::find()
-        .filter(visible(now))
-        .filter(article::Column::Id.ne(article.id))
-        .filter(
-            Condition::any()
-                .add(article::Column::ChannelId.eq(article.channel_id))
-                .add(shares_a_tag),
-        )
-        .order_by_desc(article::Column::PublishedAt)
-        .order_by_desc(article::Column::Id)
-        .limit(first)
+        .from_raw_sql(sea_orm::Statement::from_sql_and_values(
+            backend,
+            crate::db::placeholders(backend, &sql),
+            values,
+        ))
         .all(db)
         .await?)
 }

@@ -60,7 +60,7 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 }
 
 async fn beacon(backend: Backend) -> anyhow::Result<()> {
-    let app = TestApp::spawn_with(backend, true, |c| {
+    let mut app = TestApp::spawn_with(backend, true, |c| {
         c.workers = 0;
         c.view_flush_ms = 1000;
     })
@@ -132,10 +132,9 @@ async fn beacon(backend: Backend) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort();
-    let db = app.db.clone();
     app.stop().await?;
     let after: i64 = article::Entity::find()
-        .all(&db)
+        .all(&app.db)
         .await?
         .iter()
         .map(|a| a.view_count)

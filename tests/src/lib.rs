@@ -261,7 +261,7 @@ impl TestApp {
     }
 
     /// Stops this server gracefully and starts a fresh one on the same database.
-    pub async fn restart(self) -> anyhow::Result<Self> {
+    pub async fn restart(mut self) -> anyhow::Result<Self> {
         let (test_db, config, clock) = (
             self.test_db.clone(),
             self.config.clone(),
@@ -385,10 +385,11 @@ impl TestApp {
         Ok((self.statements.load(Ordering::SeqCst) - before, out))
     }
 
-    /// Stops the server gracefully and waits until it has drained and written its buffers.
-    pub async fn stop(self) -> anyhow::Result<()> {
+    /// Stops the server gracefully and waits until it has drained and written its buffers. The
+    /// database stays until the `TestApp` is dropped, so what the server left can be checked.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
         self.handle.stop(true).await;
-        self.running.await??;
+        (&mut self.running).await??;
         Ok(())
     }
 }

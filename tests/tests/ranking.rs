@@ -426,7 +426,7 @@ async fn two_servers_sharing_the_database_and_redis_count_exactly(
         c.redis_prefix = prefix;
     })
     .await?;
-    let second = first.another_server().await?;
+    let mut second = first.another_server().await?;
     let ids = articles_in_own_channel(
         &first,
         &[

@@ -200,6 +200,17 @@ pub struct ChannelInput {
     position: i32,
 }
 
+impl From<ChannelInput> for DomainChannel {
+    fn from(input: ChannelInput) -> Self {
+        DomainChannel {
+            slug: input.slug,
+            name: input.name,
+            parent: input.parent,
+            position: input.position,
+        }
+    }
+}
+
 /// A page as an editor writes it.
 #[derive(InputObject)]
 pub struct PageInput {
@@ -629,14 +640,8 @@ impl Mutation {
         input: ChannelInput,
     ) -> async_graphql::Result<Channel> {
         let req = request(ctx)?;
-        let input = DomainChannel {
-            slug: input.slug,
-            name: input.name,
-            parent: input.parent,
-            position: input.position,
-        };
         Ok(Channel(
-            edit::save_channel(&req.db, None, input, req.now)
+            edit::save_channel(&req.db, None, input.into(), req.now)
                 .await
                 .gql()?,
         ))
@@ -652,14 +657,8 @@ impl Mutation {
     ) -> async_graphql::Result<Channel> {
         let req = request(ctx)?;
         let id = ids::expect(Kind::Channel, &id, "id")?;
-        let input = DomainChannel {
-            slug: input.slug,
-            name: input.name,
-            parent: input.parent,
-            position: input.position,
-        };
         Ok(Channel(
-            edit::save_channel(&req.db, Some(id), input, req.now)
+            edit::save_channel(&req.db, Some(id), input.into(), req.now)
                 .await
                 .gql()?,
         ))

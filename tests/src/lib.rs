@@ -234,6 +234,7 @@ impl TestApp {
         if demo {
             let txn = setup.begin().await?;
             demo::seed(&txn).await?;
+            demo::seed_recent_views(&txn, test_now()).await?;
             txn.commit().await?;
         }
         let mut config = test_config(&test_db.url)?;

@@ -190,6 +190,32 @@ async fn site_channels_and_footer_match_the_page(backend: Backend) -> anyhow::Re
             .all(|c| c["parent"]["slug"] == parks["slug"])
     );
     assert!(data["page"]["title"] == "关于我们" && data["page"]["body"].is_string());
+
+    // Every 点击排行 tab has something to show, each window within the wider one's totals.
+    let ranking = app
+        .data(
+            "{ day: clickRanking(window: DAY) { views article { viewCount } }
+               week: clickRanking(window: WEEK) { views } month: clickRanking(window: MONTH) { views }
+               all: clickRanking(window: ALL) { views } }",
+            json!({}),
+        )
+        .await?;
+    for window in ["day", "week", "month", "all"] {
+        assert_eq!(
+            ranking[window].as_array().map(Vec::len),
+            Some(10),
+            "{window}: {ranking}"
+        );
+    }
+    let top = |w: &str| ranking[w][0]["views"].as_i64().unwrap_or(0);
+    assert!(top("day") <= top("week") && top("week") <= top("month") && top("month") <= top("all"));
+    assert!(
+        ranking["day"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|r| r["views"].as_i64() <= r["article"]["viewCount"].as_i64())
+    );
     assert!(data["missing"].is_null());
     Ok(())
 }

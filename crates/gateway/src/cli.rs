@@ -169,8 +169,11 @@ fn redact(url: &str) -> String {
 async fn seed(db: &DatabaseConnection) -> anyhow::Result<()> {
     let txn = db.begin().await?;
     let report = demo::seed(&txn).await.context("loading the demo content")?;
+    let recent = demo::seed_recent_views(&txn, SystemClock.now())
+        .await
+        .context("loading the demo's recent views")?;
     txn.commit().await?;
-    tracing::info!(?report, "demo content loaded");
+    tracing::info!(?report, recent_view_buckets = recent, "demo content loaded");
     Ok(())
 }
 

@@ -119,6 +119,20 @@ fn page_request<C: Cursor>(
     PageRequest::from_relay(first, after.as_deref(), last, before.as_deref()).map_err(from_domain)
 }
 
+/// A connection over a page of rows keyed by slug, each wrapped in its GraphQL object.
+fn slug_connection<R, N: async_graphql::OutputType>(
+    rows: newsroom_domain::pagination::Page<R>,
+    slug: impl Fn(&R) -> &String,
+    wrap: impl Fn(R) -> N,
+) -> Connection<String, N> {
+    let mut connection = Connection::new(rows.has_previous, rows.has_next);
+    connection.edges.extend(rows.items.into_iter().map(|row| {
+        let cursor = SlugCursor(slug(&row).clone()).encode();
+        Edge::new(cursor, wrap(row))
+    }));
+    connection
+}
+
 #[Object]
 impl Query {
     /// The signed-in user; `null` for an anonymous reader.
@@ -215,13 +229,7 @@ impl Query {
         let page = page_request::<SlugCursor>(first, after, last, before)?;
         let req = request(ctx)?;
         let rows = catalog::tags(&req.db, &page).await.gql()?;
-        let mut connection = Connection::new(rows.has_previous, rows.has_next);
-        connection.edges.extend(
-            rows.items
-                .into_iter()
-                .map(|t| Edge::new(SlugCursor(t.slug.clone()).encode(), Tag(t))),
-        );
-        Ok(connection)
+        Ok(slug_connection(rows, |t| &t.slug, Tag))
     }
 
     /// All sources, in slug order.
@@ -237,13 +245,7 @@ impl Query {
         let page = page_request::<SlugCursor>(first, after, last, before)?;
         let req = request(ctx)?;
         let rows = catalog::sources(&req.db, &page).await.gql()?;
-        let mut connection = Connection::new(rows.has_previous, rows.has_next);
-        connection.edges.extend(
-            rows.items
-                .into_iter()
-                .map(|s| Edge::new(SlugCursor(s.slug.clone()).encode(), Source(s))),
-        );
-        Ok(connection)
+        Ok(slug_connection(rows, |s| &s.slug, Source))
     }
 
     /// A visible article by slug or by global ID (give exactly one); `null` when there is none.

@@ -257,6 +257,7 @@ pub async fn seed_views(
     )
     .await?;
     txn.commit().await?;
+    newsroom_domain::views::reset_windows(db).await?;
     db.execute_unprepared("ANALYZE").await?;
     Ok(rows)
 }

@@ -395,7 +395,10 @@ struct ArticleSpec {
 /// over hourly buckets in the 30 days before `now` (never more than the article's total, so
 /// every window stays below ALL). Does nothing once any view is recorded, so running it again
 /// adds nothing. Returns the bucket rows written.
-pub async fn seed_recent_views<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<u64> {
+pub async fn seed_recent_views<C: ConnectionTrait + sea_orm::TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+) -> Result<u64> {
     let backend = db.get_database_backend();
     let recorded = db
         .query_one_raw(sea_orm::Statement::from_string(
@@ -449,6 +452,8 @@ pub async fn seed_recent_views<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -
         ))
         .await?
         .rows_affected();
+    // Written beside the flush, so the ranking windows are built again from the buckets.
+    crate::views::reset_windows(db).await?;
     Ok(written)
 }
 

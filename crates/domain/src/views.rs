@@ -8,6 +8,16 @@
 //!
 //! Buckets are keyed by the hour number since the epoch (`span` 1); a periodic compaction folds
 //! hours older than two days into days (`span` 24) so the table stays bounded.
+//!
+//! The DAY, WEEK and MONTH rankings read per-article totals kept in `article_view_windows`, so
+//! that serving one reads the top of an index rather than summing a month of buckets. Each window
+//! has a first hour (`view_windows.first_hour`), and every write keeps one invariant: an
+//! article's total in a window is the sum of its buckets whose `bucket_hour` is at or after that
+//! hour. A flush adds its views to the windows whose first hour they fall in; [`advance`] moves a
+//! window's first hour to the present, taking out the buckets it leaves behind; compaction never
+//! folds an hour across a window's first hour. The three take one lock on `view_windows` (shared
+//! for flushes, exclusive for the others), so on PostgreSQL no flush can slip between an advance's
+//! reading of the buckets and its moving of the hour.
 
 use std::collections::HashMap;
 
@@ -94,12 +104,15 @@ pub async fn flush<C: ConnectionTrait + TransactionTrait>(db: &C, pending: &Pend
         return Ok(());
     }
     let backend = db.get_database_backend();
-    let rows: Vec<(&(i64, i64), &i64)> = pending.0.iter().collect();
+    // Sorted, so that two processes flushing the same articles lock their rows in one order.
+    let mut rows: Vec<(&(i64, i64), &i64)> = pending.0.iter().collect();
+    rows.sort_unstable();
     let mut totals: HashMap<i64, i64> = HashMap::new();
     for ((article, _), n) in &rows {
         *totals.entry(*article).or_insert(0) += **n;
     }
     let txn = begin_write(db).await?;
+    let windows = window_marks(&txn, Lock::Share).await?;
     for chunk in rows.chunks(CHUNK) {
         let tuples = vec!["(?, ?, ?)"; chunk.len()].join(", ");
         let values = chunk
@@ -116,7 +129,39 @@ pub async fn flush<C: ConnectionTrait + TransactionTrait>(db: &C, pending: &Pend
         );
         txn.execute_raw(stmt(backend, &sql, values)).await?;
     }
-    let totals: Vec<(i64, i64)> = totals.into_iter().collect();
+    for mark in &windows {
+        let Some(first) = mark.first_hour else {
+            continue;
+        };
+        let mut in_window: Vec<(i64, i64)> = Vec::new();
+        for ((article, hour), n) in &rows {
+            if *hour >= first {
+                match in_window.last_mut() {
+                    Some((last, sum)) if last == article => *sum += **n,
+                    _ => in_window.push((*article, **n)),
+                }
+            }
+        }
+        for chunk in in_window.chunks(CHUNK) {
+            let tuples = vec!["(?, ?)"; chunk.len()].join(", ");
+            let mut values: Vec<Value> = chunk
+                .iter()
+                .flat_map(|(article, n)| [Value::from(*article), Value::from(*n)])
+                .collect();
+            values.push(mark.hours.into());
+            let sql = format!(
+                "WITH v(article_id, views) AS (VALUES {tuples}) \
+                 INSERT INTO article_view_windows (hours, article_id, views) \
+                 SELECT CAST(? AS SMALLINT), v.article_id, v.views FROM v \
+                 WHERE EXISTS (SELECT 1 FROM articles a WHERE a.id = v.article_id) \
+                 ON CONFLICT (hours, article_id) \
+                 DO UPDATE SET views = article_view_windows.views + excluded.views"
+            );
+            txn.execute_raw(stmt(backend, &sql, values)).await?;
+        }
+    }
+    let mut totals: Vec<(i64, i64)> = totals.into_iter().collect();
+    totals.sort_unstable();
     for chunk in totals.chunks(CHUNK) {
         let tuples = vec!["(?, ?)"; chunk.len()].join(", ");
         let values = chunk
@@ -136,6 +181,9 @@ pub async fn flush<C: ConnectionTrait + TransactionTrait>(db: &C, pending: &Pend
 
 /// Folds hourly buckets older than [`KEEP_HOURLY`] hours into daily ones, in one transaction that
 /// only one process runs at a time. Returns the number of hourly rows folded.
+///
+/// An hour at or after a window's first hour whose day starts before it stays hourly until the
+/// window moves past it: folded, it would move out of the window and break the window's total.
 pub async fn compact<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -149,27 +197,183 @@ pub async fn compact<C: ConnectionTrait + TransactionTrait>(
         txn.execute_unprepared("SELECT pg_advisory_xact_lock(7262011)")
             .await?;
     }
+    let mut keep = String::new();
+    let mut kept: Vec<Value> = Vec::new();
+    for first in window_marks(&txn, Lock::Exclusive)
+        .await?
+        .iter()
+        .filter_map(|m| m.first_hour)
+    {
+        let day_end = first.div_euclid(24) * 24 + 24;
+        if first.rem_euclid(24) != 0 && first < cutoff {
+            keep.push_str(" AND NOT (bucket_hour >= ? AND bucket_hour < ?)");
+            kept.extend([first.into(), day_end.into()]);
+        }
+    }
     let fold = format!(
         "INSERT INTO article_view_buckets (article_id, span, bucket_hour, views) \
          SELECT article_id, {SPAN_DAY}, (bucket_hour / 24) * 24, SUM(views) FROM article_view_buckets \
-         WHERE span = {SPAN_HOUR} AND bucket_hour < ? GROUP BY article_id, (bucket_hour / 24) * 24 \
+         WHERE span = {SPAN_HOUR} AND bucket_hour < ?{keep} GROUP BY article_id, (bucket_hour / 24) * 24 \
          ON CONFLICT (article_id, span, bucket_hour) \
          DO UPDATE SET views = article_view_buckets.views + excluded.views"
     );
-    txn.execute_raw(stmt(backend, &fold, vec![cutoff.into()]))
+    let mut values: Vec<Value> = vec![cutoff.into()];
+    values.extend(kept);
+    txn.execute_raw(stmt(backend, &fold, values.clone()))
         .await?;
     let deleted = txn
         .execute_raw(stmt(
             backend,
             &format!(
-                "DELETE FROM article_view_buckets WHERE span = {SPAN_HOUR} AND bucket_hour < ?"
+                "DELETE FROM article_view_buckets WHERE span = {SPAN_HOUR} AND bucket_hour < ?{keep}"
             ),
-            vec![cutoff.into()],
+            values,
         ))
         .await?
         .rows_affected();
     txn.commit().await?;
     Ok(deleted)
+}
+
+/// How a transaction holds the window marks on PostgreSQL (SQLite's write transactions already
+/// exclude each other).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lock {
+    /// No lock: a read outside a write.
+    None,
+    /// Flushes: many at once, but not during an advance or a compaction.
+    Share,
+    /// Advances and compactions: alone.
+    Exclusive,
+}
+
+/// A window's length and the first hour its totals count, if they have been built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]
+struct WindowMark {
+    hours: i16,
+    first_hour: Option<i64>,
+}
+
+async fn window_marks<C: ConnectionTrait>(db: &C, lock: Lock) -> Result<Vec<WindowMark>> {
+    let backend = db.get_database_backend();
+    let suffix = match (backend, lock) {
+        (DbBackend::Postgres, Lock::Share) => " FOR SHARE",
+        (DbBackend::Postgres, Lock::Exclusive) => " FOR UPDATE",
+        _ => "",
+    };
+    let sql = format!("SELECT hours, first_hour FROM view_windows ORDER BY hours{suffix}");
+    Ok(
+        WindowMark::find_by_statement(Statement::from_string(backend, sql))
+            .all(db)
+            .await?,
+    )
+}
+
+/// Brings every window's totals up to `now`; see [`advance`].
+pub async fn advance_all<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    for window in [
+        RankingWindow::Day,
+        RankingWindow::Week,
+        RankingWindow::Month,
+    ] {
+        advance(db, now, window).await?;
+    }
+    Ok(())
+}
+
+/// Moves `window`'s first hour to where it is at `now`: takes out of the totals the buckets the
+/// window has left behind (or puts back those it covers again, should the clock go back), or
+/// builds the totals from the buckets when they were never built or the move is longer than the
+/// window. Does nothing for the all-time window, or when the window is already at `now`.
+pub async fn advance<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    window: RankingWindow,
+) -> Result<()> {
+    let (Some(hours), Some(first)) = (window.hours(), window.first_hour(now)) else {
+        return Ok(());
+    };
+    let backend = db.get_database_backend();
+    let txn = begin_write(db).await?;
+    let marks = window_marks(&txn, Lock::Exclusive).await?;
+    let current = marks
+        .iter()
+        .find(|m| i64::from(m.hours) == hours)
+        .and_then(|m| m.first_hour);
+    let window_hours = Value::from(hours);
+    let run = |sql: &str, values: Vec<Value>| stmt(backend, sql, values);
+    match current {
+        Some(from) if from == first => return Ok(()),
+        Some(from) if (first - from).abs() < hours => {
+            let (low, high) = (from.min(first), from.max(first));
+            let delta = "SELECT article_id, SUM(views) AS views FROM article_view_buckets \
+                         WHERE bucket_hour >= ? AND bucket_hour < ? GROUP BY article_id";
+            if first > from {
+                txn.execute_raw(run(
+                    &format!(
+                        "UPDATE article_view_windows SET views = article_view_windows.views - d.views \
+                         FROM ({delta}) d \
+                         WHERE article_view_windows.hours = ? AND article_view_windows.article_id = d.article_id"
+                    ),
+                    vec![low.into(), high.into(), window_hours.clone()],
+                ))
+                .await?;
+                txn.execute_raw(run(
+                    "DELETE FROM article_view_windows WHERE hours = ? AND views <= 0",
+                    vec![window_hours],
+                ))
+                .await?;
+            } else {
+                txn.execute_raw(run(
+                    &format!(
+                        "INSERT INTO article_view_windows (hours, article_id, views) \
+                         SELECT CAST(? AS SMALLINT), d.article_id, d.views FROM ({delta}) d WHERE d.views > 0 \
+                         ON CONFLICT (hours, article_id) \
+                         DO UPDATE SET views = article_view_windows.views + excluded.views"
+                    ),
+                    vec![window_hours, low.into(), high.into()],
+                ))
+                .await?;
+            }
+        }
+        _ => {
+            txn.execute_raw(run(
+                "DELETE FROM article_view_windows WHERE hours = ?",
+                vec![window_hours.clone()],
+            ))
+            .await?;
+            txn.execute_raw(run(
+                "INSERT INTO article_view_windows (hours, article_id, views) \
+                 SELECT CAST(? AS SMALLINT), article_id, SUM(views) FROM article_view_buckets \
+                 WHERE bucket_hour >= ? GROUP BY article_id HAVING SUM(views) > 0",
+                vec![window_hours, first.into()],
+            ))
+            .await?;
+        }
+    }
+    txn.execute_raw(run(
+        "UPDATE view_windows SET first_hour = ? WHERE hours = ?",
+        vec![first.into(), hours.into()],
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Forgets every window's totals, to be built again from the buckets by the next [`advance`]. For
+/// code that writes buckets other than through [`flush`] (demo content, benchmarks).
+pub async fn reset_windows<C: ConnectionTrait + TransactionTrait>(db: &C) -> Result<()> {
+    let txn = begin_write(db).await?;
+    window_marks(&txn, Lock::Exclusive).await?;
+    txn.execute_unprepared("UPDATE view_windows SET first_hour = NULL")
+        .await?;
+    txn.execute_unprepared("DELETE FROM article_view_windows")
+        .await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// The time a ranking covers.
@@ -186,15 +390,19 @@ pub enum RankingWindow {
 }
 
 impl RankingWindow {
+    /// The window's length in hours, or `None` for all time.
+    pub fn hours(self) -> Option<i64> {
+        match self {
+            RankingWindow::Day => Some(24),
+            RankingWindow::Week => Some(7 * 24),
+            RankingWindow::Month => Some(30 * 24),
+            RankingWindow::All => None,
+        }
+    }
+
     /// The first hour the window counts, or `None` for all time.
     pub fn first_hour(self, now: DateTime<Utc>) -> Option<i64> {
-        let hours = match self {
-            RankingWindow::Day => 24,
-            RankingWindow::Week => 7 * 24,
-            RankingWindow::Month => 30 * 24,
-            RankingWindow::All => return None,
-        };
-        Some(hour_of(now) - hours + 1)
+        self.hours().map(|hours| hour_of(now) - hours + 1)
     }
 }
 
@@ -209,18 +417,37 @@ pub struct Ranked {
 
 /// The `limit` most-viewed visible articles in `window` (optionally only in `channels`), most
 /// views first, ties broken by the newer publish time, then the higher id.
-pub async fn ranking<C: ConnectionTrait>(
+///
+/// The all-time ranking reads the articles' totals; the others read the window's totals, first
+/// moving the window to `now` when the hour has turned since it last moved (a write, once an hour
+/// or so). They take the most viewed candidates from the window's index and join those to the
+/// articles; when hidden articles, a channel or a tie at the last place leave the answer
+/// uncertain, they look again at four times as many.
+pub async fn ranking<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     now: DateTime<Utc>,
     window: RankingWindow,
     channels: Option<&[i64]>,
     limit: u64,
 ) -> Result<Vec<Ranked>> {
+    ranking_among(db, now, window, channels, limit, limit.saturating_add(500)).await
+}
+
+/// [`ranking`], looking first at `candidates` candidates (at least one) rather than the limit
+/// and 500 more; public so that tests can make it widen its search.
+pub async fn ranking_among<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    window: RankingWindow,
+    channels: Option<&[i64]>,
+    limit: u64,
+    candidates: u64,
+) -> Result<Vec<Ranked>> {
     let backend = db.get_database_backend();
-    let mut values: Vec<Value> = Vec::new();
+    let mut channel_values: Vec<Value> = Vec::new();
     let channel_filter = match channels {
         Some(ids) if !ids.is_empty() => {
-            values.extend(ids.iter().map(|id| Value::from(*id)));
+            channel_values.extend(ids.iter().map(|id| Value::from(*id)));
             format!(
                 " AND articles.channel_id IN ({})",
                 vec!["?"; ids.len()].join(", ")
@@ -229,46 +456,73 @@ pub async fn ranking<C: ConnectionTrait>(
         Some(_) => return Ok(Vec::new()),
         None => String::new(),
     };
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
     let visible = "articles.status IN ('published', 'scheduled') AND articles.published_at <= ?";
-    // Without statistics SQLite would rather scan every bucket in article order than sort the
-    // window's groups; the window is a small slice of the table, so point it at the range.
-    let hint = match backend {
-        DbBackend::Sqlite => "INDEXED BY idx_article_view_buckets_window",
-        _ => "",
-    };
-    let sql = match window.first_hour(now) {
-        None => format!(
+    let limit_value = i64::try_from(limit).unwrap_or(i64::MAX);
+    let Some(hours) = window.hours() else {
+        let sql = format!(
             "SELECT articles.id AS article_id, articles.view_count AS views FROM articles \
              WHERE {visible}{channel_filter} AND articles.view_count > 0 \
              ORDER BY articles.view_count DESC, articles.published_at DESC, articles.id DESC LIMIT ?"
-        ),
-        // Sum the window first, from the covering (bucket_hour, article_id, views) index, keep
-        // the most viewed candidates, then join those to the articles. Driving from the articles
-        // probed the buckets once per visible article (SQLite); joining every sum made
-        // PostgreSQL hash-join a scan of all articles (26 ms of a 27 ms DAY ranking). The
-        // candidates exceed the limit by 500, so only a tie of more than 500 articles at the
-        // last place could be broken other than by recency.
-        Some(_) => format!(
-            "SELECT w.article_id AS article_id, w.views AS views FROM \
-                          (SELECT article_id, CAST(SUM(views) AS BIGINT) AS views FROM article_view_buckets {hint} \
-                            WHERE bucket_hour >= ? GROUP BY article_id ORDER BY 2 DESC, article_id DESC LIMIT ?) w \
-             JOIN articles ON articles.id = w.article_id \
-             WHERE {visible}{channel_filter} \
-             ORDER BY w.views DESC, articles.published_at DESC, w.article_id DESC LIMIT ?"
-        ),
+        );
+        let mut values: Vec<Value> = vec![now.into()];
+        values.extend(channel_values);
+        values.push(limit_value.into());
+        return Ok(Ranked::find_by_statement(stmt(backend, &sql, values))
+            .all(db)
+            .await?);
     };
-    let limit_value = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut ordered: Vec<Value> = Vec::new();
-    if let Some(first) = window.first_hour(now) {
-        ordered.push(first.into());
-        ordered.push(limit_value.saturating_add(500).into());
+    let marks = window_marks(db, Lock::None).await?;
+    let built = marks
+        .iter()
+        .find(|m| i64::from(m.hours) == hours)
+        .and_then(|m| m.first_hour);
+    if built != window.first_hour(now) {
+        advance(db, now, window).await?;
     }
-    ordered.push(now.into());
-    ordered.extend(values);
-    ordered.push(limit_value.into());
-    Ok(Ranked::find_by_statement(stmt(backend, &sql, ordered))
-        .all(db)
-        .await?)
+    let sql = format!(
+        "SELECT w.article_id AS article_id, w.views AS views FROM \
+           (SELECT article_id, views FROM article_view_windows WHERE hours = ? AND views > 0 \
+             ORDER BY views DESC, article_id DESC LIMIT ?) w \
+         JOIN articles ON articles.id = w.article_id \
+         WHERE {visible}{channel_filter} \
+         ORDER BY w.views DESC, articles.published_at DESC, w.article_id DESC LIMIT ?"
+    );
+    // The views of the last candidate, or none when there are fewer candidates than asked for.
+    let last_candidate = "SELECT views FROM article_view_windows WHERE hours = ? AND views > 0 \
+                          ORDER BY views DESC, article_id DESC LIMIT 1 OFFSET ?";
+    let mut candidates = i64::try_from(candidates).unwrap_or(i64::MAX).max(1);
+    loop {
+        let mut values: Vec<Value> = vec![hours.into(), candidates.into(), now.into()];
+        values.extend(channel_values.iter().cloned());
+        values.push(limit_value.into());
+        let ranked = Ranked::find_by_statement(stmt(backend, &sql, values))
+            .all(db)
+            .await?;
+        let boundary = db
+            .query_one_raw(stmt(
+                backend,
+                last_candidate,
+                vec![hours.into(), (candidates - 1).into()],
+            ))
+            .await?
+            .map(|row| row.try_get::<i64>("", "views"))
+            .transpose()?;
+        // Certain when every candidate was looked at, or when the list is full and its last
+        // place has more views than any article left out.
+        let certain = match boundary {
+            None => true,
+            Some(least) => {
+                ranked.len() as u64 == limit && ranked.last().is_some_and(|r| r.views > least)
+            }
+        };
+        if certain {
+            return Ok(ranked);
+        }
+        candidates = candidates.saturating_mul(4);
+    }
 }
 
 #[cfg(test)]

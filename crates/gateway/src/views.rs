@@ -246,8 +246,8 @@ impl ViewService {
         Ok(())
     }
 
-    /// Starts the background task that flushes every few seconds and compacts old buckets every
-    /// ten minutes, until [`ViewService::shutdown`].
+    /// Starts the background task that flushes every few seconds, and every ten minutes moves the
+    /// ranking windows on and compacts old buckets, until [`ViewService::shutdown`].
     pub fn start(self: &Arc<Self>) {
         let service = self.clone();
         let task = tokio::spawn(async move {
@@ -263,10 +263,15 @@ impl ViewService {
                     tracing::warn!(error = %e, buffered = service.buffered(), "writing views failed; will retry");
                 }
                 ticks += 1;
-                if ticks.is_multiple_of(compact_every)
-                    && let Err(e) = views::compact(&service.db, service.clock.now()).await
-                {
-                    tracing::warn!(error = %e, "compacting view buckets failed; will retry");
+                if ticks.is_multiple_of(compact_every) {
+                    let now = service.clock.now();
+                    // Moving the windows here spares the first ranking of each hour that work.
+                    if let Err(e) = views::advance_all(&service.db, now).await {
+                        tracing::warn!(error = %e, "moving the ranking windows failed; will retry");
+                    }
+                    if let Err(e) = views::compact(&service.db, now).await {
+                        tracing::warn!(error = %e, "compacting view buckets failed; will retry");
+                    }
                 }
             }
         });

@@ -88,7 +88,7 @@ async fn run(backend: Backend) -> anyhow::Result<()> {
                 catalog::sources_by_ids(db, &[source]).await?;
             }
             catalog::tags_of_articles(db, &[a.id]).await?;
-            let related = articles::related(db, now, &a, 10).await?;
+            let related = articles::related(db, now, articles::Audience::Reader, &a, 10).await?;
             anyhow::ensure!(related.len() == 10, "related short");
             Ok(())
         }

@@ -248,7 +248,14 @@ async fn ranking(backend: Backend) -> anyhow::Result<()> {
             .ranking(RankingWindow::Week, None)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let top = visible_in_order(&db, now, &ranked, 10).await?;
+        let top = visible_in_order(
+            &db,
+            now,
+            newsroom_domain::articles::Audience::Reader,
+            &ranked,
+            10,
+        )
+        .await?;
         times.push(t.elapsed());
         anyhow::ensure!(top.len() == 10, "short ranking");
     }

@@ -1,8 +1,9 @@
 //! Reading articles as readers see them: visibility, filtered keyset lists, related and
 //! recommended articles.
 //!
-//! Every query here applies [`visible`], so no reader path can show a draft, a future-dated, an
-//! archived or a taken-down article.
+//! Every query here applies an [`Audience`]'s condition, so no reader path can show a draft, a
+//! future-dated, an archived or a taken-down article, and no partner path an article whose source
+//! does not allow syndication.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -64,12 +65,20 @@ pub fn effective_status(article: &article::Model, now: DateTime<Utc>) -> Article
     }
 }
 
+/// The articles we may hand a syndication partner: the site's own (no source, or a source whose
+/// license is `own`) and those whose source allows syndication.
+const SYNDICATABLE: &str = "(articles.source_id IS NULL OR articles.source_id IN \
+     (SELECT sources.id FROM sources WHERE sources.syndication_allowed OR sources.license = 'own'))";
+
 /// Who is reading, which decides what they may see.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Audience {
     /// Anyone: only visible articles.
     #[default]
     Reader,
+    /// A syndication partner: only visible articles that are the site's own or whose source
+    /// allows syndication.
+    Partner,
     /// Editors and admins: every article, drafts and scheduled ones included; they may filter by
     /// status.
     Editor,
@@ -77,10 +86,30 @@ pub enum Audience {
 
 impl Audience {
     /// The condition an article must meet to be seen by this audience.
-    fn condition(self, now: DateTime<Utc>) -> Condition {
+    pub fn condition(self, now: DateTime<Utc>) -> Condition {
         match self {
             Audience::Reader => visible(now),
+            Audience::Partner => visible(now).add(Expr::cust(SYNDICATABLE)),
             Audience::Editor => Condition::all(),
+        }
+    }
+
+    /// What this audience sees where only published articles belong (public lists, boxes,
+    /// related articles, rankings): editors see what readers see there.
+    pub fn public(self) -> Audience {
+        match self {
+            Audience::Editor => Audience::Reader,
+            other => other,
+        }
+    }
+
+    /// [`Audience::condition`] of [`Audience::public`] as SQL text with one `?` for the time, for
+    /// queries written by hand.
+    pub fn public_sql(self) -> String {
+        let visible = format!("{VISIBLE_STATUSES} AND articles.published_at <= ?");
+        match self.public() {
+            Audience::Partner => format!("{visible} AND {SYNDICATABLE}"),
+            _ => visible,
         }
     }
 
@@ -89,7 +118,9 @@ impl Audience {
     /// publish time or else the creation time.
     fn sort_time(self) -> Expr {
         match self {
-            Audience::Reader => Expr::col((article::Entity, article::Column::PublishedAt)),
+            Audience::Reader | Audience::Partner => {
+                Expr::col((article::Entity, article::Column::PublishedAt))
+            }
             Audience::Editor => Expr::cust("COALESCE(articles.published_at, articles.created_at)"),
         }
     }
@@ -349,18 +380,19 @@ pub async fn by_id<C: ConnectionTrait>(
         .await?)
 }
 
-/// 同类资讯: visible articles in the same channel or sharing a tag with `article`, newest first,
-/// never the article itself.
+/// 同类资讯: articles `audience` may see in public lists, in the same channel or sharing a tag
+/// with `article`, newest first, never the article itself.
 pub async fn related<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
+    audience: Audience,
     article: &article::Model,
     first: u64,
 ) -> Result<Vec<article::Model>> {
     // The newest `first` of each kind, each read from an index with a limit, then merged: one
     // query with `channel = ? OR shares a tag` made both planners collect and sort every
     // article of the channel (2,000 rows with their bodies in the benchmark) for ten.
-    let visible = "articles.status IN ('published', 'scheduled') AND articles.published_at <= ?";
+    let visible = audience.public_sql();
     let newest = "ORDER BY articles.published_at DESC, articles.id DESC LIMIT ?";
     let sql = format!(
         "SELECT * FROM articles WHERE articles.id IN ( \
@@ -405,16 +437,18 @@ pub enum RecommendedKind {
     Text,
 }
 
-/// The newest visible articles editors flagged for a recommendation box, optionally in a channel
+/// The newest articles editors flagged for a recommendation box that `audience` may see in public
+/// lists, optionally in a channel
 /// (and its sub-channels). An unknown channel slug is a validation error naming `channel`.
 pub async fn recommended<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
+    audience: Audience,
     kind: RecommendedKind,
     channel_slug: Option<&str>,
     first: u64,
 ) -> Result<Vec<article::Model>> {
-    let mut query = article::Entity::find().filter(visible(now));
+    let mut query = article::Entity::find().filter(audience.public().condition(now));
     query = match kind {
         RecommendedKind::WithImage => query
             .filter(article::Column::Featured.eq(true))
@@ -437,17 +471,19 @@ pub async fn recommended<C: ConnectionTrait>(
         .await?)
 }
 
-/// The visible articles among `ids`, by id; for lists whose order comes from elsewhere (rankings).
+/// The articles among `ids` that `audience` may see in public lists, by id; for lists whose order
+/// comes from elsewhere (rankings).
 pub async fn visible_by_ids<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
+    audience: Audience,
     ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, article::Model>> {
     if ids.is_empty() {
         return Ok(std::collections::HashMap::new());
     }
     Ok(article::Entity::find()
-        .filter(visible(now))
+        .filter(audience.public().condition(now))
         .filter(article::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await?

@@ -47,6 +47,14 @@ pub struct SiteSettings {
 }
 
 impl SiteSettings {
+    /// The canonical address of an article on the site (`{base_url}/articles/{slug}`), for
+    /// attribution in what partners and feeds carry; `None` until the base URL is set.
+    pub fn article_url(&self, slug: &str) -> Option<String> {
+        self.base_url
+            .as_deref()
+            .map(|base| format!("{base}/articles/{slug}"))
+    }
+
     /// Reads every setting in one query.
     pub async fn load<C: ConnectionTrait>(db: &C) -> Result<Self> {
         let mut settings = SiteSettings::default();

@@ -13,6 +13,7 @@ use std::path::Path;
 use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use newsroom_domain::{
+    articles::Audience,
     entities::{Role, api_token, user},
     tokens, users,
 };
@@ -274,6 +275,15 @@ impl Caller {
     /// Whether the caller may see and write editorial content.
     pub fn is_editorial(&self) -> bool {
         self.role().is_some_and(Role::is_editorial)
+    }
+
+    /// What the caller may see of articles: partners only what may be syndicated.
+    pub fn audience(&self) -> Audience {
+        match self.role() {
+            Some(Role::Admin | Role::Editor) => Audience::Editor,
+            Some(Role::Partner) => Audience::Partner,
+            None => Audience::Reader,
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::{
     app::{AppState, user_agent},
+    auth::{self, AuthenticateError, Caller},
     graphql::ids::{self, Kind},
     views::{ViewError, visible_in_order, visitor_of},
 };
@@ -88,8 +89,35 @@ struct RankingQuery {
     first: Option<String>,
 }
 
-/// `GET /api/v1/rankings?window=day|week|month|all&channel=SLUG&first=N`: the click ranking.
-async fn rankings(state: web::Data<AppState>, query: web::Query<RankingQuery>) -> HttpResponse {
+/// Who is calling: anonymous without an `Authorization` header; a refused token is a 401, never
+/// silently an anonymous request.
+async fn caller(state: &AppState, http: &HttpRequest) -> Result<Caller, HttpResponse> {
+    let header = http
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    match auth::authenticate(&state.db, &state.auth, header, state.clock.now()).await {
+        Ok(caller) => Ok(caller),
+        Err(AuthenticateError::Refused(reason)) => Err(error(
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            reason.0,
+        )),
+        Err(AuthenticateError::Domain(e)) => Err(internal(e)),
+    }
+}
+
+/// `GET /api/v1/rankings?window=day|week|month|all&channel=SLUG&first=N`: the click ranking; a
+/// partner's token leaves out what the partner may not have.
+async fn rankings(
+    state: web::Data<AppState>,
+    http: HttpRequest,
+    query: web::Query<RankingQuery>,
+) -> HttpResponse {
+    let caller = match caller(&state, &http).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
     let bad = |message: &str| {
         error(
             actix_web::http::StatusCode::BAD_REQUEST,
@@ -124,7 +152,7 @@ async fn rankings(state: web::Data<AppState>, query: web::Query<RankingQuery>) -
         },
     };
     let now = state.clock.now();
-    let rows = match visible_in_order(&state.db, now, &ranked, first).await {
+    let rows = match visible_in_order(&state.db, now, caller.audience(), &ranked, first).await {
         Ok(rows) => rows,
         Err(e) => return internal(e),
     };

@@ -354,12 +354,13 @@ pub fn visitor_of(
     }
 }
 
-/// The first `first` visible articles of a ranking, in ranking order, with their window views.
-/// Articles hidden since the ranking was computed (unpublished, taken down) are skipped, so the
-/// box never shows one, cached or not.
+/// The first `first` articles of a ranking that `audience` may see, in ranking order, with their
+/// window views. Articles hidden since the ranking was computed (unpublished, taken down), and
+/// those a partner may not have, are skipped, so the box never shows one, cached or not.
 pub async fn visible_in_order(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
+    audience: Audience,
     ranked: &[Ranked],
     first: u64,
 ) -> Result<Vec<(i64, newsroom_domain::entities::article::Model)>, newsroom_domain::Error> {
@@ -371,7 +372,7 @@ pub async fn visible_in_order(
             break;
         }
         let ids: Vec<i64> = chunk.iter().map(|r| r.article_id).collect();
-        let mut found = articles::visible_by_ids(db, now, &ids).await?;
+        let mut found = articles::visible_by_ids(db, now, audience, &ids).await?;
         for r in chunk {
             if out.len() < want
                 && let Some(a) = found.remove(&r.article_id)

@@ -77,11 +77,7 @@ impl RequestContext {
 
     /// What the caller may see of articles.
     pub fn audience(&self) -> Audience {
-        if self.caller.is_editorial() {
-            Audience::Editor
-        } else {
-            Audience::Reader
-        }
+        self.caller.audience()
     }
 
     /// Loads, in one batch per relation, what the selected fields of a list of articles will ask

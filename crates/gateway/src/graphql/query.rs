@@ -306,7 +306,7 @@ impl Query {
         let audience = if filter.statuses.is_some() {
             req.audience()
         } else {
-            Audience::Reader
+            req.audience().public()
         };
         let rows = articles::list(&req.db, req.now, audience, &filter, order, &page)
             .await
@@ -347,9 +347,16 @@ impl Query {
             RecommendedKind::Text => DomainRecommended::Text,
         };
         let req = request(ctx)?;
-        let rows = articles::recommended(&req.db, req.now, kind, channel.as_deref(), first)
-            .await
-            .gql()?;
+        let rows = articles::recommended(
+            &req.db,
+            req.now,
+            req.audience(),
+            kind,
+            channel.as_deref(),
+            first,
+        )
+        .await
+        .gql()?;
         req.prime(&rows, &[ctx.look_ahead()]).await.gql()?;
         Ok(rows.into_iter().map(Article).collect())
     }
@@ -373,7 +380,7 @@ impl Query {
             .ranking(window.into(), channel.as_deref())
             .await
             .gql()?;
-        let rows = crate::views::visible_in_order(&req.db, req.now, &ranked, first)
+        let rows = crate::views::visible_in_order(&req.db, req.now, req.audience(), &ranked, first)
             .await
             .gql()?;
         let articles: Vec<_> = rows.iter().map(|(_, a)| a.clone()).collect();

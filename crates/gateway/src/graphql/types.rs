@@ -291,6 +291,13 @@ impl Article {
         Ok(loaded.unwrap_or_default().into_iter().map(Tag).collect())
     }
 
+    /// The article's canonical address on this site (`{baseUrl}/articles/{slug}`), which a
+    /// partner republishing it links back to; `null` until the site's base URL is set.
+    async fn url(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let site = request(ctx)?.site.load_one(SiteKey).await.gql()?;
+        Ok(site.and_then(|s| s.article_url(&self.0.slug)))
+    }
+
     /// The reprint disclaimer (免责声明): the article's own text, else its source's, else the
     /// site's default. `null` for the site's own articles unless an editor wrote one.
     async fn disclaimer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Disclaimer>> {
@@ -313,7 +320,7 @@ impl Article {
     ) -> async_graphql::Result<Vec<Article>> {
         let first = list_size("first", first)?;
         let req = request(ctx)?;
-        let rows = articles::related(&req.db, req.now, &self.0, first)
+        let rows = articles::related(&req.db, req.now, req.audience(), &self.0, first)
             .await
             .gql()?;
         req.prime(&rows, &[ctx.look_ahead()]).await.gql()?;

@@ -10,7 +10,11 @@ use newsroom_tests::{Backend, TestApp, on_both_backends};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-on_both_backends!(a_partner_only_ever_receives_articles_it_may_republish,);
+on_both_backends!(
+    a_partner_only_ever_receives_articles_it_may_republish,
+    an_accepted_takedown_removes_the_article_from_every_read_path,
+    takedown_requests_are_checked_limited_and_resolved_once,
+);
 
 /// The ids of the visible demo articles a partner may not have (their source neither is our own
 /// nor allows syndication), and of those it may.
@@ -63,6 +67,37 @@ async fn data_as(
     let body = app.graphql_as(token, query, vars).await?;
     anyhow::ensure!(body.get("errors").is_none(), "unexpected errors: {body}");
     Ok(body["data"].clone())
+}
+
+/// Every article the recommendation boxes, the related lists of the newest 60 and every ranking
+/// window (GraphQL and REST) show the caller.
+async fn boxes_and_rankings(app: &TestApp, token: Option<&str>) -> anyhow::Result<BTreeSet<i64>> {
+    let boxes = "{ withImage: recommended(kind: WITH_IMAGE, first: 100) { id } \
+                 text: recommended(kind: TEXT, first: 100) { id } \
+                 day: clickRanking(window: DAY, first: 100) { article { id } } \
+                 week: clickRanking(window: WEEK, first: 100) { article { id } } \
+                 month: clickRanking(window: MONTH, first: 100) { article { id } } \
+                 all: clickRanking(window: ALL, first: 100) { article { id } } }";
+    let related = "{ articles(first: 60) { nodes { related(first: 20) { id } } } }";
+    let mut ids = BTreeSet::new();
+    let data = data_as(app, token, boxes, json!({})).await?;
+    for key in ["withImage", "text", "day", "week", "month", "all"] {
+        ids.extend(ids_in(&data[key])?);
+    }
+    let data = data_as(app, token, related, json!({})).await?;
+    for node in data["articles"]["nodes"].as_array().context("nodes")? {
+        ids.extend(ids_in(&node["related"])?);
+    }
+    for window in ["day", "week", "month", "all"] {
+        let url = format!("{}/api/v1/rankings?window={window}&first=100", app.address);
+        let mut request = app.client.get(&url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let body: Value = request.send().await?.json().await?;
+        ids.extend(ids_in(&body["items"])?);
+    }
+    Ok(ids)
 }
 
 /// Every article of the `articles` list, page by page, and the list's total.
@@ -131,62 +166,287 @@ async fn a_partner_only_ever_receives_articles_it_may_republish(
         "a partner cannot name its way to an article it may not have"
     );
 
-    // Boxes, related articles and every ranking window.
-    let boxes = "{ withImage: recommended(kind: WITH_IMAGE, first: 100) { id } \
-                 text: recommended(kind: TEXT, first: 100) { id } \
-                 day: clickRanking(window: DAY, first: 100) { article { id } } \
-                 week: clickRanking(window: WEEK, first: 100) { article { id } } \
-                 month: clickRanking(window: MONTH, first: 100) { article { id } } \
-                 all: clickRanking(window: ALL, first: 100) { article { id } } }";
-    let related = "{ articles(first: 60) { nodes { related(first: 20) { id } } } }";
-    let collect = |boxes: &Value, related: &Value| -> anyhow::Result<BTreeSet<i64>> {
-        let mut ids = BTreeSet::new();
-        for key in ["withImage", "text", "day", "week", "month", "all"] {
-            ids.extend(ids_in(&boxes[key])?);
-        }
-        for node in related["articles"]["nodes"].as_array().context("nodes")? {
-            ids.extend(ids_in(&node["related"])?);
-        }
-        Ok(ids)
-    };
-    let reader_boxes = collect(
-        &data_as(&app, None, boxes, json!({})).await?,
-        &data_as(&app, None, related, json!({})).await?,
-    )?;
+    // Boxes, related articles and every ranking window, in GraphQL and REST.
+    let reader_boxes = boxes_and_rankings(&app, None).await?;
     assert!(
         reader_boxes.intersection(&forbidden).next().is_some(),
         "readers see closed articles in the boxes, so the check below means something"
     );
-    let partner_boxes = collect(
-        &data_as(&app, partner, boxes, json!({})).await?,
-        &data_as(&app, partner, related, json!({})).await?,
-    )?;
+    let partner_boxes = boxes_and_rankings(&app, partner).await?;
     assert!(!partner_boxes.is_empty());
     assert!(
         partner_boxes.is_disjoint(&forbidden),
         "boxes, related, rankings"
     );
 
-    // The REST ranking, with the partner's token; a bad token is refused, not served as a reader.
-    for window in ["day", "week", "month", "all"] {
-        let url = format!("{}/api/v1/rankings?window={window}&first=100", app.address);
-        let body: Value = app
-            .client
-            .get(&url)
-            .bearer_auth(partner.context("token")?)
-            .send()
-            .await?
-            .json()
-            .await?;
-        let items = ids_in(&body["items"])?;
-        assert!(items.is_disjoint(&forbidden), "REST {window} ranking");
-        let refused = app
-            .client
-            .get(&url)
-            .bearer_auth("not-a-token")
-            .send()
-            .await?;
-        assert_eq!(refused.status().as_u16(), 401);
+    // A bad token is refused, never served as a reader's request.
+    let url = format!("{}/api/v1/rankings", app.address);
+    let refused = app
+        .client
+        .get(&url)
+        .bearer_auth("not-a-token")
+        .send()
+        .await?;
+    assert_eq!(refused.status().as_u16(), 401);
+    Ok(())
+}
+
+const REQUEST: &str = "mutation($a: ID!, $c: String!, $t: String!, $r: String!) { \
+    requestTakedown(articleId: $a, claimant: $c, contact: $t, reason: $r) { id status } }";
+const RESOLVE: &str = "mutation($id: ID!, $accept: Boolean!, $note: String) { \
+    resolveTakedown(id: $id, accept: $accept, note: $note) { id status note resolvedAt \
+    resolvedBy { username } article { id status } } }";
+
+fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("")
+}
+
+fn takedown_of(article: i64) -> Value {
+    json!({
+        "a": encode(Kind::Article, article),
+        "c": "南昌日报社",
+        "t": "rights@example.cn",
+        "r": "本文系我社原创稿件，未经授权转载，请予删除。",
+    })
+}
+
+/// Everything a caller can receive: the whole list, and every box, related list and ranking.
+async fn everything_seen(app: &TestApp, token: Option<&str>) -> anyhow::Result<BTreeSet<i64>> {
+    let (mut ids, _) = whole_list(app, token).await?;
+    ids.extend(boxes_and_rankings(app, token).await?);
+    Ok(ids)
+}
+
+async fn an_accepted_takedown_removes_the_article_from_every_read_path(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let editor = app.signed_in("takedown-editor", Role::Editor).await?;
+    let partner = app.signed_in("takedown-partner", Role::Partner).await?;
+    // The most viewed article partners may have: in lists, rankings and boxes for everyone.
+    let top = data_as(
+        &app,
+        Some(&partner),
+        "{ clickRanking(window: ALL, first: 1) { article { id slug } } }",
+        json!({}),
+    )
+    .await?;
+    let target = id_of(&top["clickRanking"][0]["article"])?;
+    let slug = top["clickRanking"][0]["article"]["slug"]
+        .as_str()
+        .context("slug")?
+        .to_owned();
+    for token in [None, Some(partner.as_str())] {
+        assert!(everything_seen(&app, token).await?.contains(&target));
     }
+
+    let asked = data_as(&app, None, REQUEST, takedown_of(target)).await?;
+    assert_eq!(asked["requestTakedown"]["status"], "PENDING");
+    // Until an editor acts, nothing changes.
+    assert!(everything_seen(&app, None).await?.contains(&target));
+    let request_id = asked["requestTakedown"]["id"].clone();
+    let resolved = app
+        .graphql_as(
+            Some(&editor),
+            RESOLVE,
+            json!({ "id": request_id, "accept": true, "note": "核实属实，予以删除" }),
+        )
+        .await?;
+    let resolved = &resolved["data"]["resolveTakedown"];
+    assert_eq!(resolved["status"], "ACCEPTED", "{resolved}");
+    assert_eq!(resolved["resolvedBy"]["username"], "takedown-editor");
+    assert_eq!(resolved["note"], "核实属实，予以删除");
+    assert!(resolved["resolvedAt"].is_string());
+    assert_eq!(resolved["article"]["status"], "TAKEN_DOWN");
+
+    // Gone for readers and partners, on every path, from the very next request.
+    for token in [None, Some(partner.as_str())] {
+        assert!(
+            !everything_seen(&app, token).await?.contains(&target),
+            "taken down, yet still served (partner: {})",
+            token.is_some()
+        );
+        let one = data_as(
+            &app,
+            token,
+            "query($slug: String!, $id: ID!) { article(slug: $slug) { id } node(id: $id) { id } }",
+            json!({ "slug": slug, "id": encode(Kind::Article, target) }),
+        )
+        .await?;
+        assert_eq!(one, json!({ "article": null, "node": null }));
+    }
+    // Its views can no longer be counted, and it cannot be published again.
+    let beacon = app
+        .client
+        .post(format!(
+            "{}/api/v1/articles/{}/views",
+            app.address,
+            encode(Kind::Article, target).0
+        ))
+        .send()
+        .await?;
+    assert_eq!(beacon.status().as_u16(), 404);
+    let version = article::Entity::find_by_id(target)
+        .one(&app.db)
+        .await?
+        .context("kept for the record")?
+        .version;
+    let again = app
+        .graphql_as(
+            Some(&editor),
+            "mutation($id: ID!, $v: Int!) { publishArticle(id: $id, version: $v) { id } }",
+            json!({ "id": encode(Kind::Article, target), "v": version }),
+        )
+        .await?;
+    assert_eq!(code(&again), "CONFLICT", "{again}");
+    // The revision records who took it down.
+    let revisions = app
+        .graphql_as(
+            Some(&editor),
+            "query($id: ID!) { article(id: $id) { status revisions { status savedBy { username } } } }",
+            json!({ "id": encode(Kind::Article, target) }),
+        )
+        .await?;
+    let article = &revisions["data"]["article"];
+    assert_eq!(article["status"], "TAKEN_DOWN");
+    let newest = article["revisions"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["status"] == "TAKEN_DOWN"))
+        .context("a revision for the takedown")?;
+    assert_eq!(newest["savedBy"]["username"], "takedown-editor");
+    Ok(())
+}
+
+async fn takedown_requests_are_checked_limited_and_resolved_once(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let editor = app.signed_in("takedown-editor", Role::Editor).await?;
+    let partner = app.signed_in("takedown-partner", Role::Partner).await?;
+    let listed = "query($status: TakedownStatus) { takedownRequests(status: $status, first: 50) { \
+                  edges { node { id status claimant contact reason article { id } } } } }";
+    let listing = |status: Value| {
+        let app = &app;
+        let editor = editor.clone();
+        async move {
+            let body = app
+                .graphql_as(Some(&editor), listed, json!({ "status": status }))
+                .await?;
+            anyhow::ensure!(body.get("errors").is_none(), "{body}");
+            Ok::<_, anyhow::Error>(
+                body["data"]["takedownRequests"]["edges"]
+                    .as_array()
+                    .context("edges")?
+                    .clone(),
+            )
+        }
+    };
+    let (_, allowed) = split_by_license(&app).await?;
+    let mut visible = allowed.iter().copied();
+    let first = visible.next().context("an article")?;
+
+    // Bad input names its field and records nothing.
+    for (field, value) in [("c", " "), ("t", ""), ("r", "删除\u{7}")] {
+        let mut vars = takedown_of(first);
+        vars[field] = json!(value);
+        let body = app.graphql(REQUEST, vars).await?;
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+        assert!(
+            body["errors"][0]["extensions"]["field"].is_string(),
+            "{body}"
+        );
+    }
+    let mut vars = takedown_of(first);
+    vars["r"] = json!("长".repeat(5001));
+    assert_eq!(code(&app.graphql(REQUEST, vars).await?), "BAD_USER_INPUT");
+    let unknown = app.graphql(REQUEST, takedown_of(999_999)).await?;
+    assert_eq!(code(&unknown), "NOT_FOUND");
+    let wrong_kind = json!({ "a": encode(Kind::Tag, 1), "c": "x", "t": "y", "r": "z" });
+    assert_eq!(
+        code(&app.graphql(REQUEST, wrong_kind).await?),
+        "BAD_USER_INPUT"
+    );
+    assert!(listing(Value::Null).await?.is_empty(), "nothing recorded");
+
+    // Only editors list and resolve.
+    let asked = data_as(&app, None, REQUEST, takedown_of(first)).await?;
+    let id = asked["requestTakedown"]["id"].clone();
+    for (token, expected) in [
+        (None, "UNAUTHENTICATED"),
+        (Some(partner.as_str()), "FORBIDDEN"),
+    ] {
+        let body = app.graphql_as(token, listed, json!({})).await?;
+        assert_eq!(code(&body), expected, "{body}");
+        let body = app
+            .graphql_as(token, RESOLVE, json!({ "id": id, "accept": true }))
+            .await?;
+        assert_eq!(code(&body), expected, "{body}");
+    }
+    let pending = listing(json!("PENDING")).await?;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0]["node"]["claimant"], "南昌日报社");
+    assert_eq!(
+        pending[0]["node"]["article"]["id"],
+        json!(encode(Kind::Article, first))
+    );
+
+    // Rejected: the article stays; a second decision is a conflict.
+    let body = app
+        .graphql_as(
+            Some(&editor),
+            RESOLVE,
+            json!({ "id": id, "accept": false, "note": "转载已获授权" }),
+        )
+        .await?;
+    assert_eq!(
+        body["data"]["resolveTakedown"]["status"], "REJECTED",
+        "{body}"
+    );
+    assert_eq!(
+        body["data"]["resolveTakedown"]["article"]["status"],
+        "PUBLISHED"
+    );
+    let body = app
+        .graphql_as(Some(&editor), RESOLVE, json!({ "id": id, "accept": true }))
+        .await?;
+    assert_eq!(code(&body), "CONFLICT", "{body}");
+    let still = data_as(
+        &app,
+        None,
+        "query($id: ID!) { node(id: $id) { id } }",
+        json!({ "id": encode(Kind::Article, first) }),
+    )
+    .await?;
+    assert!(
+        still["node"]["id"].is_string(),
+        "a rejected request leaves the article up"
+    );
+    assert!(listing(json!("PENDING")).await?.is_empty());
+    assert_eq!(listing(json!("REJECTED")).await?.len(), 1);
+
+    // One address may ask five times an hour; the sixth is refused and records nothing. Two
+    // attempts counted already: the unknown article and the request made (bad input and the
+    // wrong kind of ID are refused before counting).
+    let mut made = 1;
+    let mut limited = None;
+    for article in visible.take(6) {
+        let body = app.graphql(REQUEST, takedown_of(article)).await?;
+        if code(&body) == "RATE_LIMITED" {
+            limited = Some(body);
+            break;
+        }
+        assert!(body.get("errors").is_none(), "{body}");
+        made += 1;
+    }
+    let limited = limited.context("the sixth request of the hour is refused")?;
+    assert!(
+        limited["errors"][0]["extensions"]["retryAfter"]
+            .as_u64()
+            .is_some_and(|s| s > 0 && s <= 3600)
+    );
+    assert_eq!(made, 4, "the unknown article counted as an attempt");
+    assert_eq!(listing(Value::Null).await?.len(), made);
     Ok(())
 }

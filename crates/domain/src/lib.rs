@@ -20,6 +20,7 @@ pub mod error;
 pub mod pagination;
 pub mod render;
 pub mod site;
+pub mod takedowns;
 pub mod tokens;
 pub mod users;
 pub mod views;

@@ -284,14 +284,40 @@ async fn count_attempt<C: ConnectionTrait>(
     ))
 }
 
-/// Removes throttle rows whose window has ended, so the table stays small.
+/// Counts one attempt against `key` (at most `limit` in `window`) in the shared throttle table,
+/// for actions anyone may take; `RateLimited`, with the wait, once the limit is passed.
+pub(crate) async fn count_within<C: ConnectionTrait>(
+    db: &C,
+    key: &str,
+    limit: i32,
+    window: TimeDelta,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let policy = LoginPolicy {
+        max_failures: limit,
+        window,
+    };
+    let (count, started) = count_attempt(db, key, now, policy).await?;
+    if count > limit {
+        let wait = (started + window - now).num_seconds().max(1);
+        return Err(Error::RateLimited {
+            retry_after_secs: u64::try_from(wait).unwrap_or(1),
+        });
+    }
+    Ok(())
+}
+
+/// Removes throttle rows whose window has ended (the longest of the login and takedown windows),
+/// so the table stays small.
 pub async fn purge_throttle<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
     policy: LoginPolicy,
 ) -> Result<u64> {
+    // The table also counts takedown requests, over their own window: keep the longer.
+    let window = policy.window.max(crate::takedowns::REQUEST_WINDOW);
     Ok(login_throttle::Entity::delete_many()
-        .filter(login_throttle::Column::WindowStartedAt.lte(now - policy.window))
+        .filter(login_throttle::Column::WindowStartedAt.lte(now - window))
         .exec(db)
         .await?
         .rows_affected)

@@ -670,6 +670,27 @@ pub async fn transition<C: ConnectionTrait + TransactionTrait>(
     Ok(saved)
 }
 
+/// Takes the article down on a rights holder's request, whatever its version, inside the
+/// caller's transaction (see [`crate::takedowns::resolve`]). It leaves every read path at once and
+/// can no longer change status; the revision records who did it.
+pub(crate) async fn take_down<C: ConnectionTrait>(
+    txn: &C,
+    actor: Actor,
+    now: DateTime<Utc>,
+    id: i64,
+) -> Result<article::Model> {
+    let current = article::Entity::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or(Error::NotFound { entity: "article" })?;
+    if current.status == ArticleStatus::TakenDown {
+        return Ok(current);
+    }
+    let mut next = snapshot_of(txn, &current).await?;
+    next.status = ArticleStatus::TakenDown;
+    save(txn, actor, now, &current, next, false).await
+}
+
 /// Deletes the article at `version`, with its tags and revisions.
 pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     db: &C,

@@ -11,6 +11,7 @@ pub mod page;
 pub mod site_setting;
 pub mod source;
 pub mod tag;
+pub mod takedown_request;
 pub mod user;
 
 use sea_orm::entity::prelude::*;
@@ -84,6 +85,24 @@ pub enum ArticleStatus {
     /// Removed on a rights holder's request; hidden from every read path.
     #[sea_orm(string_value = "taken_down")]
     TakenDown,
+}
+
+/// Where a takedown request stands.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum TakedownStatus {
+    /// Waiting for an editor.
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    /// Accepted: the article was taken down.
+    #[sea_orm(string_value = "accepted")]
+    Accepted,
+    /// Rejected: the article stays.
+    #[sea_orm(string_value = "rejected")]
+    Rejected,
 }
 
 /// The markup an article's or page's body was written in. The body is stored as given and

@@ -21,6 +21,8 @@ pub enum Kind {
     User,
     /// An API token.
     ApiToken,
+    /// A takedown request.
+    TakedownRequest,
 }
 
 impl Kind {
@@ -33,6 +35,7 @@ impl Kind {
             Kind::Page => "Page",
             Kind::User => "User",
             Kind::ApiToken => "ApiToken",
+            Kind::TakedownRequest => "TakedownRequest",
         }
     }
 
@@ -41,7 +44,7 @@ impl Kind {
     }
 
     /// Every kind; a test checks that each one round-trips.
-    const ALL: [Kind; 7] = [
+    const ALL: [Kind; 8] = [
         Kind::Article,
         Kind::Channel,
         Kind::Source,
@@ -49,6 +52,7 @@ impl Kind {
         Kind::Page,
         Kind::User,
         Kind::ApiToken,
+        Kind::TakedownRequest,
     ];
 }
 

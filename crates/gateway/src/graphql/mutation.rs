@@ -16,6 +16,7 @@ use newsroom_domain::{
     },
     entities::{ArticleKind as DomainKind, BodyFormat as DomainFormat},
     site::SiteSettings,
+    takedowns::{self, NewTakedown},
     tokens,
     users::{self, LoginPolicy},
 };
@@ -26,7 +27,7 @@ use super::{
     ids::{self, Kind},
     types::{
         ApiToken, Article, ArticleKind, BodyFormat, Channel, License, Page, Site, Source, Tag,
-        User, request,
+        TakedownRequest, User, request,
     },
 };
 use crate::auth::{AuthKeys, Caller, TokenKind};
@@ -317,6 +318,55 @@ impl Mutation {
                 ))
             }
         }
+    }
+
+    /// Asks for an article's removal (the disclaimer's promise). Open to anyone, at most a few
+    /// times an hour from one address (`RATE_LIMITED` with `extensions.retryAfter`); an unknown
+    /// or unpublished article is `NOT_FOUND`. Editors see the request in `takedownRequests`.
+    async fn request_takedown(
+        &self,
+        ctx: &Context<'_>,
+        article_id: ID,
+        claimant: String,
+        contact: String,
+        reason: String,
+    ) -> async_graphql::Result<TakedownRequest> {
+        let article_id = ids::expect(Kind::Article, &article_id, "articleId")?;
+        let req = request(ctx)?;
+        let saved = takedowns::request(
+            &req.db,
+            req.now,
+            req.client_addr.as_deref(),
+            NewTakedown {
+                article_id,
+                claimant,
+                contact,
+                reason,
+            },
+        )
+        .await
+        .gql()?;
+        Ok(TakedownRequest(saved))
+    }
+
+    /// Accepts a pending takedown request, which takes its article down (gone from every read
+    /// path at once, for good), or rejects it. Either way the decision, its editor and its time
+    /// are recorded; a request already resolved is a `CONFLICT`.
+    #[graphql(guard = "RoleGuard::Editor")]
+    async fn resolve_takedown(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        accept: bool,
+        note: Option<String>,
+    ) -> async_graphql::Result<TakedownRequest> {
+        let id = ids::expect(Kind::TakedownRequest, &id, "id")?;
+        let actor = actor(ctx)?;
+        let req = request(ctx)?;
+        let saved = takedowns::resolve(&req.db, actor, req.now, id, accept, note.as_deref())
+            .await
+            .gql()?;
+        Ok(TakedownRequest(saved))
     }
 
     /// Signs in with a username and password. Wrong credentials are `UNAUTHENTICATED` (the same

@@ -14,7 +14,7 @@ use newsroom_domain::{
     entities::{ArticleKind as DomainKind, ArticleStatus as DomainStatus},
     pagination::{Cursor, PageRequest, SlugCursor, TimeCursor},
     site::SiteSettings,
-    tokens,
+    takedowns, tokens,
 };
 
 use super::{
@@ -23,7 +23,8 @@ use super::{
     ids::{self, Kind},
     types::{
         ApiToken, Article, ArticleKind, ArticleStatus, Channel, Node, Page, RankedArticle,
-        RankingWindow, Site, Source, Tag, User, list_size, request,
+        RankingWindow, Site, Source, Tag, TakedownRequest, TakedownStatus, User, list_size,
+        request,
     },
 };
 
@@ -153,6 +154,31 @@ impl Query {
             .into_iter()
             .map(ApiToken)
             .collect())
+    }
+
+    /// Takedown requests, newest first, optionally only those with `status`. Editors only.
+    #[graphql(guard = "RoleGuard::Editor")]
+    async fn takedown_requests(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<TakedownStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Connection<String, TakedownRequest>> {
+        let page = page_request::<TimeCursor>(first, after, last, before)?;
+        let req = request(ctx)?;
+        let rows = takedowns::list(&req.db, status.map(Into::into), &page)
+            .await
+            .gql()?;
+        let mut connection = Connection::new(rows.has_previous, rows.has_next);
+        connection.edges.extend(
+            rows.items
+                .into_iter()
+                .map(|row| Edge::new(takedowns::cursor_of(&row).encode(), TakedownRequest(row))),
+        );
+        Ok(connection)
     }
 
     /// The site: name, slogan, footer pages and filing numbers.
@@ -432,7 +458,7 @@ impl Query {
                 .pop()
                 .map(|p| Node::Page(Page(p))),
             // People and tokens are not public objects.
-            Kind::User | Kind::ApiToken => None,
+            Kind::User | Kind::ApiToken | Kind::TakedownRequest => None,
         })
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use newsroom_domain::editorial;
 use newsroom_domain::{
     articles, disclaimer,
-    entities::{api_token, article, channel, page, source, tag, user},
+    entities::{api_token, article, channel, page, source, tag, takedown_request, user},
     render,
     site::SiteSettings,
 };
@@ -664,5 +664,86 @@ impl ApiToken {
     /// When it was revoked, if it was.
     async fn revoked_at(&self) -> Option<DateTime<Utc>> {
         self.0.revoked_at
+    }
+}
+
+/// Where a takedown request stands.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "newsroom_domain::entities::TakedownStatus")]
+pub enum TakedownStatus {
+    /// Waiting for an editor.
+    Pending,
+    /// Accepted: the article was taken down.
+    Accepted,
+    /// Rejected: the article stays.
+    Rejected,
+}
+
+/// A rights holder's request that an article be removed, and what an editor decided.
+pub struct TakedownRequest(pub takedown_request::Model);
+
+#[Object]
+impl TakedownRequest {
+    /// The global ID, for `resolveTakedown`.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::TakedownRequest, self.0.id)
+    }
+
+    /// The article, as the caller may see it (editors: whatever its status).
+    async fn article(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Article>> {
+        let req = request(ctx)?;
+        Ok(
+            articles::by_id(&req.db, req.now, req.audience(), self.0.article_id)
+                .await
+                .gql()?
+                .map(Article),
+        )
+    }
+
+    /// Who claims the rights.
+    async fn claimant(&self) -> &str {
+        &self.0.claimant
+    }
+
+    /// How to reach them.
+    async fn contact(&self) -> &str {
+        &self.0.contact
+    }
+
+    /// Why the article should go.
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
+    /// Pending, accepted or rejected.
+    async fn status(&self) -> TakedownStatus {
+        self.0.status.into()
+    }
+
+    /// When it was received.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// The editor who resolved it (`null` while pending, or if that user was deleted).
+    async fn resolved_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let Some(id) = self.0.resolved_by else {
+            return Ok(None);
+        };
+        let req = request(ctx)?;
+        Ok(newsroom_domain::users::by_id(&req.db, id)
+            .await
+            .gql()?
+            .map(User))
+    }
+
+    /// When it was resolved.
+    async fn resolved_at(&self) -> Option<DateTime<Utc>> {
+        self.0.resolved_at
+    }
+
+    /// The editor's note on the decision.
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
     }
 }

@@ -14,6 +14,7 @@ on_both_backends!(
     a_partner_only_ever_receives_articles_it_may_republish,
     an_accepted_takedown_removes_the_article_from_every_read_path,
     takedown_requests_are_checked_limited_and_resolved_once,
+    every_get_revalidates_with_etag_and_last_modified,
 );
 
 /// The ids of the visible demo articles a partner may not have (their source neither is our own
@@ -448,5 +449,119 @@ async fn takedown_requests_are_checked_limited_and_resolved_once(
     );
     assert_eq!(made, 4, "the unknown article counted as an attempt");
     assert_eq!(listing(Value::Null).await?.len(), made);
+    Ok(())
+}
+
+async fn every_get_revalidates_with_etag_and_last_modified(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let editor = app.signed_in("cache-editor", Role::Editor).await?;
+    let url = format!("{}/graphql?query=%7Bsite%7Bname%7D%7D", app.address);
+    let get = |headers: Vec<(&'static str, String)>| {
+        let mut request = app.client.get(&url);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    let header = |r: &reqwest::Response, name: &str| -> String {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+
+    let first = get(vec![]).await?;
+    assert_eq!(first.status().as_u16(), 200);
+    let etag = header(&first, "etag");
+    let modified = header(&first, "last-modified");
+    assert!(etag.starts_with('"') && etag.len() > 10, "{etag}");
+    assert!(!modified.is_empty());
+    assert_eq!(header(&first, "cache-control"), "public, no-cache");
+    assert!(header(&first, "vary").contains("Authorization"));
+    // The same answer has the same tag.
+    assert_eq!(header(&get(vec![]).await?, "etag"), etag);
+
+    for (tag, expected) in [
+        (etag.clone(), 304),
+        (format!("W/{etag}"), 304),
+        (format!("\"other\", {etag}"), 304),
+        ("\"other\"".to_owned(), 200),
+    ] {
+        let r = get(vec![("if-none-match", tag.clone())]).await?;
+        assert_eq!(r.status().as_u16(), expected, "If-None-Match: {tag}");
+        if expected == 304 {
+            assert_eq!(header(&r, "etag"), etag);
+            assert!(r.bytes().await?.is_empty());
+        }
+    }
+    let at: chrono::DateTime<chrono::Utc> = chrono::DateTime::parse_from_rfc2822(&modified)?.into();
+    let date = |t: chrono::DateTime<chrono::Utc>| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let later = date(at + chrono::TimeDelta::seconds(1));
+    let earlier = date(at - chrono::TimeDelta::days(1));
+    assert_eq!(
+        get(vec![("if-modified-since", later.clone())])
+            .await?
+            .status()
+            .as_u16(),
+        304
+    );
+    assert_eq!(
+        get(vec![("if-modified-since", earlier)])
+            .await?
+            .status()
+            .as_u16(),
+        200
+    );
+    // If-None-Match decides when both are sent.
+    let both = get(vec![
+        ("if-none-match", "\"other\"".to_owned()),
+        ("if-modified-since", later.clone()),
+    ])
+    .await?;
+    assert_eq!(both.status().as_u16(), 200);
+
+    // A change gives a new tag, and the old one no longer matches.
+    let renamed = app
+        .graphql_as(
+            Some(&editor),
+            "mutation { updateSiteSettings(input: { name: \"新闻网（改版）\" }) { name } }",
+            json!({}),
+        )
+        .await?;
+    assert!(renamed.get("errors").is_none(), "{renamed}");
+    let changed = get(vec![("if-none-match", etag.clone())]).await?;
+    assert_eq!(changed.status().as_u16(), 200);
+    assert_ne!(header(&changed, "etag"), etag);
+
+    // Signed-in answers are private; health checks are never stored; writes get no tag.
+    let private = app.client.get(&url).bearer_auth(&editor).send().await?;
+    assert_eq!(header(&private, "cache-control"), "private, no-cache");
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await?;
+    assert_eq!(header(&health, "cache-control"), "no-store");
+    let rest = app
+        .client
+        .get(format!("{}/api/v1/rankings", app.address))
+        .send()
+        .await?;
+    assert!(
+        !header(&rest, "etag").is_empty(),
+        "REST GETs are tagged too"
+    );
+    let (status, _) = app
+        .post_graphql(None, "{ site { name } }", json!({}))
+        .await?;
+    assert_eq!(status, 200);
+    let post = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .json(&json!({ "query": "{ site { name } }" }))
+        .send()
+        .await?;
+    assert!(header(&post, "etag").is_empty());
     Ok(())
 }

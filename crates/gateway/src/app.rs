@@ -89,8 +89,13 @@ impl Application {
         let max_body = config.max_body_bytes;
         let console = config.env == Environment::Development;
         spawn_throttle_purge(state.db.clone(), state.clock.clone(), login_policy(config));
+        let first_seen = web::Data::new(crate::caching::FirstSeen::default());
         let mut server = HttpServer::new(move || {
             let app = App::new()
+                .wrap(actix_web::middleware::from_fn(
+                    crate::caching::conditional_get,
+                ))
+                .app_data(first_seen.clone())
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(max_body))
                 .configure(routes);

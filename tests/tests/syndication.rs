@@ -4,7 +4,10 @@
 use std::collections::BTreeSet;
 
 use anyhow::Context;
-use newsroom_domain::entities::{ArticleStatus, License, Role, article, source};
+use newsroom_domain::{
+    clock::Clock,
+    entities::{ArticleStatus, License, Role, article, source},
+};
 use newsroom_gateway::graphql::ids::{Kind, encode};
 use newsroom_tests::{Backend, TestApp, on_both_backends};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -15,6 +18,7 @@ on_both_backends!(
     an_accepted_takedown_removes_the_article_from_every_read_path,
     takedown_requests_are_checked_limited_and_resolved_once,
     every_get_revalidates_with_etag_and_last_modified,
+    a_partner_token_is_limited_to_its_rate_across_servers,
 );
 
 /// The ids of the visible demo articles a partner may not have (their source neither is our own
@@ -563,5 +567,124 @@ async fn every_get_revalidates_with_etag_and_last_modified(backend: Backend) -> 
         .send()
         .await?;
     assert!(header(&post, "etag").is_empty());
+    Ok(())
+}
+
+async fn a_partner_token_is_limited_to_its_rate_across_servers(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    // Two servers on one database share the count through Redis when it is configured; without
+    // it, one server is checked.
+    let redis = std::env::var("TEST_REDIS_URL").ok();
+    let prefix = format!("newsroom-test-{}", uuid::Uuid::new_v4().simple());
+    let first = TestApp::spawn_with(backend, true, |c| {
+        c.redis_url = redis.clone();
+        c.redis_prefix = prefix;
+        c.partner_rate_limit = 1000;
+    })
+    .await?;
+    let second = if redis.is_some() {
+        Some(first.another_server().await?)
+    } else {
+        None
+    };
+    let admin = first.signed_in("limits-admin", Role::Admin).await?;
+    first.user("limited-partner", Role::Partner).await?;
+    let issue = "mutation($limit: Int) { issueApiToken(user: \"limited-partner\", name: \"feed\", \
+                 expiresIn: 86400, rateLimit: $limit) { token apiToken { rateLimit } } }";
+    let issued = first
+        .graphql_as(Some(&admin), issue, json!({ "limit": 4 }))
+        .await?;
+    assert_eq!(
+        issued["data"]["issueApiToken"]["apiToken"]["rateLimit"], 4,
+        "{issued}"
+    );
+    let limited = issued["data"]["issueApiToken"]["token"]
+        .as_str()
+        .context("a token")?
+        .to_owned();
+    let other = first
+        .graphql_as(Some(&admin), issue, json!({ "limit": null }))
+        .await?;
+    let other = other["data"]["issueApiToken"]["token"]
+        .as_str()
+        .context("a token")?
+        .to_owned();
+    for bad in [0, -1, 1_000_001] {
+        let body = first
+            .graphql_as(Some(&admin), issue, json!({ "limit": bad }))
+            .await?;
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "rateLimit");
+    }
+
+    // Four requests in the minute, spread over both servers and both APIs; the fifth is refused.
+    let servers: Vec<&TestApp> = std::iter::once(&first).chain(second.as_ref()).collect();
+    for n in 0..4 {
+        let app = servers[n % servers.len()];
+        if n % 2 == 0 {
+            let body = app
+                .graphql_as(Some(&limited), "{ site { name } }", json!({}))
+                .await?;
+            assert!(body.get("errors").is_none(), "request {n}: {body}");
+        } else {
+            let r = app
+                .client
+                .get(format!("{}/api/v1/rankings", app.address))
+                .bearer_auth(&limited)
+                .send()
+                .await?;
+            assert_eq!(r.status().as_u16(), 200, "request {n}");
+        }
+    }
+    let last = servers[servers.len() - 1];
+    let (status, body) = last
+        .post_graphql(Some(&limited), "{ site { name } }", json!({}))
+        .await?;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(code(&body), "RATE_LIMITED");
+    let wait = body["errors"][0]["extensions"]["retryAfter"]
+        .as_u64()
+        .context("retryAfter")?;
+    assert!((1..=60).contains(&wait));
+    let rest = first
+        .client
+        .get(format!("{}/api/v1/rankings", first.address))
+        .bearer_auth(&limited)
+        .send()
+        .await?;
+    assert_eq!(rest.status().as_u16(), 429);
+    let retry_after: u64 = rest
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .context("Retry-After")?;
+    assert!((1..=60).contains(&retry_after));
+    let rest: Value = rest.json().await?;
+    assert_eq!(rest["error"]["code"], "RATE_LIMITED");
+
+    // Another token, and readers, are not held back; the next minute starts afresh.
+    let body = first
+        .graphql_as(Some(&other), "{ site { name } }", json!({}))
+        .await?;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert!(
+        first
+            .graphql("{ site { name } }", json!({}))
+            .await?
+            .get("errors")
+            .is_none()
+    );
+    first
+        .clock
+        .set(first.clock.now() + chrono::TimeDelta::seconds(61));
+    if let Some(second) = &second {
+        second.clock.set(first.clock.now());
+    }
+    let body = first
+        .graphql_as(Some(&limited), "{ site { name } }", json!({}))
+        .await?;
+    assert!(body.get("errors").is_none(), "a new minute: {body}");
     Ok(())
 }

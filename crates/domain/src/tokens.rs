@@ -16,16 +16,27 @@ use crate::{
 /// The longest lifetime a token may be issued with.
 pub const MAX_LIFETIME_DAYS: i64 = 3 * 366;
 
-/// Records a new token for `user_id`, valid for `lifetime`, and returns its row (with the `jti`
-/// the signed token must carry).
+/// The highest per-token limit, in requests a minute.
+pub const MAX_RATE_LIMIT: i32 = 1_000_000;
+
+/// Records a new token for `user_id`, valid for `lifetime`, limited to `rate_limit` requests a
+/// minute (`None`: the deployment's default), and returns its row (with the `jti` the signed
+/// token must carry).
 pub async fn issue<C: ConnectionTrait>(
     db: &C,
     user_id: i64,
     name: &str,
     lifetime: TimeDelta,
+    rate_limit: Option<i32>,
     issued_by: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<api_token::Model> {
+    if rate_limit.is_some_and(|n| !(1..=MAX_RATE_LIMIT).contains(&n)) {
+        return Err(Error::validation(
+            "rateLimit",
+            format!("must be between 1 and {MAX_RATE_LIMIT} requests a minute"),
+        ));
+    }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(Error::validation("name", "must be 1 to 100 characters"));
@@ -51,6 +62,7 @@ pub async fn issue<C: ConnectionTrait>(
         created_at: Set(now),
         expires_at: Set(now + lifetime),
         revoked_at: Set(None),
+        rate_limit: Set(rate_limit),
         ..Default::default()
     };
     Ok(row.insert(db).await?)

@@ -36,6 +36,8 @@ pub struct AppState {
     pub auth: Arc<AuthKeys>,
     /// The view counter and ranking cache.
     pub views: Arc<ViewService>,
+    /// Partners' request limits.
+    pub limiter: Arc<crate::limits::RateLimiter>,
 }
 
 /// A bound, not yet running, server.
@@ -73,6 +75,13 @@ impl Application {
         .await
         .map_err(|e| anyhow::anyhow!("connecting to REDIS_URL: {e}"))?;
         views.start();
+        let limiter = crate::limits::RateLimiter::new(
+            config.partner_rate_limit,
+            config.redis_url.as_deref(),
+            &config.redis_prefix,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("connecting to REDIS_URL: {e}"))?;
         let services = Services {
             auth: auth.clone(),
             login_policy: login_policy(config),
@@ -85,6 +94,7 @@ impl Application {
             schema: graphql::build(services, config.env == Environment::Production),
             auth,
             views: views.clone(),
+            limiter: Arc::new(limiter),
         };
         let max_body = config.max_body_bytes;
         let console = config.env == Environment::Development;
@@ -243,6 +253,19 @@ async fn execute(
             }));
         }
     };
+    match state.limiter.admit(&caller, now).await {
+        Ok(Ok(())) => {}
+        Ok(Err(limited)) => return rate_limited(limited),
+        Err(e) => {
+            tracing::error!(error = %e, "counting a partner's request failed");
+            return HttpResponse::ServiceUnavailable().json(json!({
+                "errors": [{
+                    "message": "the server cannot count requests right now",
+                    "extensions": { "code": "INTERNAL" }
+                }]
+            }));
+        }
+    }
     let client_addr = http.peer_addr().map(|a| a.ip().to_string());
     let context = RequestContext::new(state.db.clone(), now, caller, client_addr, user_agent(http));
     let mut response = state.schema.execute(request.data(context)).await;
@@ -290,6 +313,19 @@ pub fn user_agent(http: &HttpRequest) -> Option<String> {
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(String::from)
+}
+
+/// A partner over its limit: 429 with `Retry-After`, and nothing executed.
+fn rate_limited(limited: crate::limits::Limited) -> HttpResponse {
+    let wait = limited.retry_after_secs;
+    HttpResponse::TooManyRequests()
+        .insert_header((header::RETRY_AFTER, wait.to_string()))
+        .json(json!({
+            "errors": [{
+                "message": format!("this token's request limit is reached; retry after {wait} seconds"),
+                "extensions": { "code": "RATE_LIMITED", "retryAfter": wait }
+            }]
+        }))
 }
 
 /// A request whose token is refused: 401, with the reason, and nothing executed. A bad token is

@@ -251,6 +251,10 @@ pub struct AuthUser {
     pub user: user::Model,
     /// What kind of token identified them.
     pub kind: TokenKind,
+    /// The token's id, which rate limits count by.
+    pub jti: String,
+    /// The token's own limit in requests a minute, if it was issued with one.
+    pub rate_limit: Option<i32>,
 }
 
 /// Who is making a request.
@@ -312,12 +316,16 @@ pub async fn authenticate<C: ConnectionTrait>(
         .sub
         .parse()
         .map_err(|_| AuthenticateError::Refused(AuthError("the token's subject is not a user")))?;
+    let mut rate_limit = None;
     if claims.typ == TokenKind::Api {
         let row: Option<api_token::Model> = tokens::active(db, &claims.jti, now).await?;
-        if row.is_none_or(|r| r.user_id != user_id) {
-            return Err(AuthenticateError::Refused(AuthError(
-                "the token has been revoked or has expired",
-            )));
+        match row {
+            Some(row) if row.user_id == user_id => rate_limit = row.rate_limit,
+            _ => {
+                return Err(AuthenticateError::Refused(AuthError(
+                    "the token has been revoked or has expired",
+                )));
+            }
         }
     }
     let user = users::by_id(db, user_id)
@@ -329,6 +337,8 @@ pub async fn authenticate<C: ConnectionTrait>(
     Ok(Caller::User(AuthUser {
         user,
         kind: claims.typ,
+        jti: claims.jti,
+        rate_limit,
     }))
 }
 

@@ -87,6 +87,9 @@ pub struct Config {
     pub ranking_refresh_secs: u64,
     /// `NEWSROOM_REDIS_PREFIX`: prefix of every Redis key this deployment writes.
     pub redis_prefix: String,
+    /// `NEWSROOM_PARTNER_RATE_LIMIT`: requests a minute a partner's token may make, unless the
+    /// token was issued with its own limit.
+    pub partner_rate_limit: u32,
 }
 
 impl Default for Config {
@@ -114,6 +117,7 @@ impl Default for Config {
             view_flush_ms: 2000,
             ranking_refresh_secs: 5,
             redis_prefix: "newsroom".into(),
+            partner_rate_limit: 600,
         }
     }
 }
@@ -184,6 +188,9 @@ impl Config {
         }
         if self.jwt_issuer.trim().is_empty() || self.jwt_audience.trim().is_empty() {
             return invalid("NEWSROOM_JWT_ISSUER and NEWSROOM_JWT_AUDIENCE must not be empty");
+        }
+        if self.partner_rate_limit == 0 {
+            return invalid("NEWSROOM_PARTNER_RATE_LIMIT must be at least 1");
         }
         if self.view_window_secs == 0 || self.view_flush_ms < 10 || self.ranking_refresh_secs == 0 {
             return invalid(

@@ -7,5 +7,6 @@ pub mod caching;
 pub mod cli;
 pub mod config;
 pub mod graphql;
+pub mod limits;
 pub mod rest;
 pub mod views;

@@ -90,20 +90,41 @@ struct RankingQuery {
 }
 
 /// Who is calling: anonymous without an `Authorization` header; a refused token is a 401, never
-/// silently an anonymous request.
+/// silently an anonymous request; a partner over its request limit is a 429 with `Retry-After`.
 async fn caller(state: &AppState, http: &HttpRequest) -> Result<Caller, HttpResponse> {
     let header = http
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-    match auth::authenticate(&state.db, &state.auth, header, state.clock.now()).await {
-        Ok(caller) => Ok(caller),
-        Err(AuthenticateError::Refused(reason)) => Err(error(
-            actix_web::http::StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-            reason.0,
-        )),
-        Err(AuthenticateError::Domain(e)) => Err(internal(e)),
+    let now = state.clock.now();
+    let caller = match auth::authenticate(&state.db, &state.auth, header, now).await {
+        Ok(caller) => caller,
+        Err(AuthenticateError::Refused(reason)) => {
+            return Err(error(
+                actix_web::http::StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                reason.0,
+            ));
+        }
+        Err(AuthenticateError::Domain(e)) => return Err(internal(e)),
+    };
+    match state.limiter.admit(&caller, now).await {
+        Ok(Ok(())) => Ok(caller),
+        Ok(Err(limited)) => {
+            let wait = limited.retry_after_secs;
+            let mut response = error(
+                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                format!("this token's request limit is reached; retry after {wait} seconds"),
+            );
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&wait.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(actix_web::http::header::RETRY_AFTER, value);
+            }
+            Err(response)
+        }
+        Err(e) => Err(internal(e)),
     }
 }
 

@@ -791,8 +791,9 @@ impl Mutation {
         Ok(SiteSettings::load(&req.db).await.gql()?.into())
     }
 
-    /// Issues a long-lived token for the user named `user`, valid for `expiresIn` seconds. The
-    /// token text is in the answer only. Admins only.
+    /// Issues a long-lived token for the user named `user`, valid for `expiresIn` seconds. A
+    /// partner's token may make `rateLimit` requests a minute (default:
+    /// `NEWSROOM_PARTNER_RATE_LIMIT`). The token text is in the answer only. Admins only.
     #[graphql(guard = "RoleGuard::Admin")]
     async fn issue_api_token(
         &self,
@@ -800,6 +801,7 @@ impl Mutation {
         user: String,
         name: String,
         expires_in: i32,
+        rate_limit: Option<i32>,
     ) -> async_graphql::Result<IssuedApiToken> {
         let req = request(ctx)?;
         let services = ctx.data::<Services>()?;
@@ -813,6 +815,7 @@ impl Mutation {
             owner.id,
             &name,
             TimeDelta::seconds(i64::from(expires_in)),
+            rate_limit,
             Some(issuer.user_id),
             req.now,
         )

@@ -656,6 +656,11 @@ impl ApiToken {
         self.0.created_at
     }
 
+    /// Requests a minute it may make as a partner; `null` for the deployment's default.
+    async fn rate_limit(&self) -> Option<i32> {
+        self.0.rate_limit
+    }
+
     /// When it stops working.
     async fn expires_at(&self) -> DateTime<Utc> {
         self.0.expires_at

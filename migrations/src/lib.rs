@@ -13,6 +13,7 @@ mod m20261127_000004_index_editorial_order;
 mod m20261127_000005_create_view_windows;
 mod m20261127_000007_create_takedown_requests;
 mod m20261127_000008_add_token_rate_limits;
+mod m20261127_000009_create_article_changes;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_create_view_windows::Migration),
             Box::new(m20261127_000007_create_takedown_requests::Migration),
             Box::new(m20261127_000008_add_token_rate_limits::Migration),
+            Box::new(m20261127_000009_create_article_changes::Migration),
         ]
     }
 }

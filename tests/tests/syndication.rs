@@ -19,6 +19,7 @@ on_both_backends!(
     takedown_requests_are_checked_limited_and_resolved_once,
     every_get_revalidates_with_etag_and_last_modified,
     a_partner_token_is_limited_to_its_rate_across_servers,
+    replaying_the_change_log_reproduces_what_each_caller_sees,
 );
 
 /// The ids of the visible demo articles a partner may not have (their source neither is our own
@@ -686,5 +687,264 @@ async fn a_partner_token_is_limited_to_its_rate_across_servers(
         .graphql_as(Some(&limited), "{ site { name } }", json!({}))
         .await?;
     assert!(body.get("errors").is_none(), "a new minute: {body}");
+    Ok(())
+}
+
+/// A copy kept from the change log: article id to version.
+#[derive(Default)]
+struct Replica {
+    since: Option<String>,
+    articles: std::collections::BTreeMap<i64, i64>,
+}
+
+impl Replica {
+    /// Reads the log from where the copy stopped to its current end, applying each entry.
+    async fn catch_up(&mut self, app: &TestApp, token: Option<&str>) -> anyhow::Result<()> {
+        loop {
+            let mut url = format!("{}/api/v1/changes?limit=7", app.address);
+            if let Some(since) = &self.since {
+                url.push_str(&format!("&since={since}"));
+            }
+            let mut request = app.client.get(&url);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let page: Value = request.send().await?.json().await?;
+            for item in page["items"]
+                .as_array()
+                .with_context(|| format!("items in {page}"))?
+            {
+                let id = id_of(item)?;
+                match item["type"].as_str() {
+                    Some("upsert") => {
+                        let version = item["article"]["version"].as_i64().context("version")?;
+                        self.articles.insert(id, version);
+                    }
+                    Some("remove") => {
+                        self.articles.remove(&id);
+                    }
+                    other => anyhow::bail!("unknown change {other:?}"),
+                }
+            }
+            self.since = page["next"].as_str().map(String::from);
+            if page["hasMore"] != json!(true) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// What a caller sees now: article id to version, from the `articles` list.
+async fn seen_with_versions(
+    app: &TestApp,
+    token: Option<&str>,
+) -> anyhow::Result<std::collections::BTreeMap<i64, i64>> {
+    let (ids, _) = whole_list(app, token).await?;
+    let mut out = std::collections::BTreeMap::new();
+    for id in ids {
+        let a = article::Entity::find_by_id(id)
+            .one(&app.db)
+            .await?
+            .context("article")?;
+        out.insert(id, i64::from(a.version));
+    }
+    Ok(out)
+}
+
+/// Opens a source to syndication, or closes it.
+async fn flip_syndication(
+    app: &TestApp,
+    id: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> newsroom_domain::Result<source::Model> {
+    use newsroom_domain::editorial::catalog;
+    let current = source::Entity::find_by_id(id)
+        .one(&app.db)
+        .await?
+        .ok_or(newsroom_domain::Error::NotFound { entity: "source" })?;
+    catalog::save_source(
+        &app.db,
+        Some(current.id),
+        catalog::SourceInput {
+            slug: current.slug,
+            name: current.name,
+            homepage: current.homepage,
+            feed_url: current.feed_url,
+            license: current.license,
+            syndication_allowed: !current.syndication_allowed,
+            disclaimer: current.disclaimer,
+            takedown_contact: current.takedown_contact,
+        },
+        now,
+    )
+    .await
+}
+
+async fn replaying_the_change_log_reproduces_what_each_caller_sees(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    use newsroom_domain::{
+        editorial::{self, Actor, ArticlePatch, NewArticle, Transition},
+        entities::{ArticleKind, BodyFormat},
+        takedowns,
+    };
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+
+    // The walk spans hours of the test clock; the partner's session must outlast it.
+    let app = TestApp::spawn_with(backend, true, |c| c.session_ttl_secs = 24 * 3600).await?;
+    let (editor, _) = app.user("log-editor", Role::Editor).await?;
+    let actor = Actor { user_id: editor.id };
+    let partner = app.signed_in("log-partner", Role::Partner).await?;
+    let (mut reader_copy, mut partner_copy) = (Replica::default(), Replica::default());
+    let mut rng = StdRng::seed_from_u64(2020);
+    let mut now = app.clock.now();
+    let mut ids: Vec<i64> = article::Entity::find()
+        .all(&app.db)
+        .await?
+        .iter()
+        .map(|a| a.id)
+        .take(12)
+        .collect();
+    let closed = source::Entity::find()
+        .filter(source::Column::Slug.eq("nanchang-kaifaqu"))
+        .one(&app.db)
+        .await?
+        .context("a closed source")?;
+    for step in 0..80 {
+        now += chrono::TimeDelta::minutes(1);
+        app.clock.set(now);
+        let id = ids[rng.random_range(0..ids.len())];
+        let version = match article::Entity::find_by_id(id).one(&app.db).await? {
+            Some(a) => a.version,
+            None => 0,
+        };
+        // Refusals (a taken-down article cannot be published, a deleted one is gone) are part
+        // of a random walk; what matters is that every accepted write is logged.
+        let _ = match rng.random_range(0..9) {
+            0 | 1 => {
+                let reprint = rng.random_bool(0.5);
+                let created = editorial::create(
+                    &app.db,
+                    actor,
+                    now,
+                    NewArticle {
+                        title: format!("开发区动态第{step}期"),
+                        slug: None,
+                        lead: Some("核心提示：项目建设稳步推进。".into()),
+                        body: "园区项目建设稳步推进，“双过半”目标如期实现。".into(),
+                        body_format: BodyFormat::Markdown,
+                        cover_image: None,
+                        author: None,
+                        channel: "park-news".into(),
+                        source: reprint.then(|| "nanchang-kaifaqu".into()),
+                        original_url: reprint.then(|| format!("https://example.cn/{step}.html")),
+                        kind: if reprint {
+                            ArticleKind::Reprint
+                        } else {
+                            ArticleKind::Original
+                        },
+                        featured: false,
+                        recommended: false,
+                        disclaimer: None,
+                        tags: vec![],
+                    },
+                )
+                .await?;
+                ids.push(created.id);
+                Ok(())
+            }
+            2 | 3 => {
+                editorial::transition(&app.db, actor, now, id, version, Transition::PublishNow)
+                    .await
+                    .map(drop)
+            }
+            4 => editorial::update(
+                &app.db,
+                actor,
+                now,
+                id,
+                version,
+                ArticlePatch {
+                    title: Some(format!("更新：第{step}步")),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map(drop),
+            5 => editorial::transition(&app.db, actor, now, id, version, Transition::Unpublish)
+                .await
+                .map(drop),
+            6 => {
+                let at = now + chrono::TimeDelta::minutes(rng.random_range(1..20));
+                editorial::transition(&app.db, actor, now, id, version, Transition::Schedule(at))
+                    .await
+                    .map(drop)
+            }
+            7 => {
+                let address = format!("192.0.2.{step}");
+                match takedowns::request(
+                    &app.db,
+                    now,
+                    Some(&address),
+                    takedowns::NewTakedown {
+                        article_id: id,
+                        claimant: "权利人".into(),
+                        contact: "rights@example.cn".into(),
+                        reason: "侵权".into(),
+                    },
+                )
+                .await
+                {
+                    Ok(r) => takedowns::resolve(&app.db, actor, now, r.id, true, None)
+                        .await
+                        .map(drop),
+                    Err(e) => Err(e),
+                }
+            }
+            _ if step % 2 == 0 => editorial::delete(&app.db, now, id, version).await,
+            // The closed source opens to partners, or closes again.
+            _ => flip_syndication(&app, closed.id, now).await.map(drop),
+        };
+        if step % 9 == 0 {
+            reader_copy.catch_up(&app, None).await?;
+            partner_copy.catch_up(&app, Some(&partner)).await?;
+        }
+    }
+    // End with the source open, so partners must have learnt of its articles from the log.
+    let open = source::Entity::find_by_id(closed.id)
+        .one(&app.db)
+        .await?
+        .context("source")?
+        .syndication_allowed;
+    if !open {
+        flip_syndication(&app, closed.id, now).await?;
+    }
+    // Once the last writes have settled and the schedules have come due, each copy is exact.
+    app.clock.set(now + chrono::TimeDelta::hours(1));
+    reader_copy.catch_up(&app, None).await?;
+    partner_copy.catch_up(&app, Some(&partner)).await?;
+    let reader_now = seen_with_versions(&app, None).await?;
+    assert_eq!(reader_copy.articles, reader_now, "the reader's copy");
+    assert_eq!(
+        partner_copy.articles,
+        seen_with_versions(&app, Some(&partner)).await?,
+        "the partner's copy"
+    );
+    assert!(
+        reader_now.len() > 200,
+        "the demo's articles are in the log too"
+    );
+
+    // A bad cursor or limit is refused with the parameter named.
+    for query in ["since=not-a-cursor", "limit=0", "limit=501", "limit=x"] {
+        let r = app
+            .client
+            .get(format!("{}/api/v1/changes?{query}", app.address))
+            .send()
+            .await?;
+        assert_eq!(r.status().as_u16(), 400, "{query}");
+        let body: Value = r.json().await?;
+        assert_eq!(body["error"]["code"], "BAD_USER_INPUT");
+    }
     Ok(())
 }

@@ -139,6 +139,8 @@ pub async fn seed<C: ConnectionTrait>(db: &C) -> Result<SeedReport> {
         .map(|a| article_row(a, &channel_ids, &source_ids))
         .collect::<Result<Vec<_>>>()?;
     report.articles = insert_new(db, rows, [article::Column::Slug]).await?;
+    // Written in bulk, so the change log learns of them here.
+    crate::changes::backfill(db).await?;
 
     let new: Vec<&ArticleSpec> = specs
         .iter()

@@ -6,6 +6,7 @@
 
 pub mod articles;
 pub mod catalog;
+pub mod changes;
 pub mod clock;
 pub mod db;
 pub mod demo;

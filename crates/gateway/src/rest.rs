@@ -5,6 +5,8 @@ use newsroom_domain::{Error as DomainError, views::RankingWindow};
 use serde::Deserialize;
 use serde_json::json;
 
+use newsroom_domain::pagination::{Cursor, TimeCursor};
+
 use crate::{
     app::{AppState, user_agent},
     auth::{self, AuthenticateError, Caller},
@@ -17,7 +19,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .route("/articles/{id}/views", web::post().to(record_view))
-            .route("/rankings", web::get().to(rankings)),
+            .route("/rankings", web::get().to(rankings))
+            .route("/changes", web::get().to(changes)),
     );
 }
 
@@ -196,4 +199,97 @@ async fn rankings(
         .collect();
     HttpResponse::Ok()
         .json(json!({ "window": query.window.as_deref().unwrap_or("week"), "items": items }))
+}
+
+/// Query parameters of `GET /api/v1/changes`.
+#[derive(Debug, Deserialize)]
+struct ChangesQuery {
+    since: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /api/v1/changes?since=CURSOR&limit=N`: the change log, oldest first, from the start or
+/// from `since` (the `next` of the previous page). Each item is an `upsert` with the article as
+/// it is now, or a `remove` tombstone; applying them in order keeps an exact copy of what the
+/// caller may see. Entries appear a few seconds after their write (see
+/// [`newsroom_domain::changes::SETTLE`]).
+async fn changes(
+    state: web::Data<AppState>,
+    http: HttpRequest,
+    query: web::Query<ChangesQuery>,
+) -> HttpResponse {
+    let caller = match caller(&state, &http).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let bad = |message: String| {
+        error(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            message,
+        )
+    };
+    let max = newsroom_domain::changes::MAX_PAGE;
+    let limit = match query.limit.as_deref().map(str::parse::<u64>) {
+        None => 100,
+        Some(Ok(n)) if (1..=max).contains(&n) => n,
+        Some(_) => return bad(format!("`limit` must be a whole number from 1 to {max}")),
+    };
+    let since = match query.since.as_deref().map(TimeCursor::decode) {
+        None => None,
+        Some(Some(cursor)) => Some(cursor),
+        Some(None) => return bad("`since` is not a cursor this feed issued".into()),
+    };
+    let now = state.clock.now();
+    let page = match newsroom_domain::changes::since(
+        &state.db,
+        now,
+        caller.audience(),
+        since.as_ref(),
+        limit,
+    )
+    .await
+    {
+        Ok(page) => page,
+        Err(e) => return internal(e),
+    };
+    let settings = match newsroom_domain::site::SiteSettings::load(&state.db).await {
+        Ok(settings) => settings,
+        Err(e) => return internal(e),
+    };
+    let items: Vec<_> = page
+        .items
+        .into_iter()
+        .map(|c| {
+            let id = ids::encode(Kind::Article, c.article_id).0;
+            match c.article {
+                Some(a) => json!({
+                    "type": "upsert",
+                    "id": id,
+                    "slug": a.slug,
+                    "article": {
+                        "id": id,
+                        "slug": a.slug,
+                        "url": settings.article_url(&a.slug),
+                        "title": a.title,
+                        "lead": a.lead,
+                        "bodyHtml": newsroom_domain::render::to_html(&a.body, a.body_format),
+                        "author": a.author,
+                        "coverImage": a.cover_image,
+                        "originalUrl": a.original_url,
+                        "kind": a.kind,
+                        "publishedAt": a.published_at,
+                        "updatedAt": a.updated_at,
+                        "version": a.version,
+                    }
+                }),
+                None => json!({ "type": "remove", "id": id, "slug": c.slug }),
+            }
+        })
+        .collect();
+    HttpResponse::Ok().json(json!({
+        "items": items,
+        "next": page.next.map(|c| c.encode()),
+        "hasMore": page.has_more,
+    }))
 }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, TryIntoModel, sea_query::OnConflict,
+    QueryFilter, TransactionSession, TransactionTrait, TryIntoModel, sea_query::OnConflict,
 };
 
 use super::checks;
@@ -77,19 +77,29 @@ fn check_source(input: &SourceInput) -> Result<SourceInput> {
 }
 
 /// Creates a source, or replaces every field of the source `id`.
-pub async fn save_source<C: ConnectionTrait>(
+pub async fn save_source<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     id: Option<i64>,
     input: SourceInput,
     now: DateTime<Utc>,
 ) -> Result<source::Model> {
     let input = check_source(&input)?;
-    let mut row = match id {
-        Some(id) => source::Entity::find_by_id(id)
-            .one(db)
-            .await?
-            .ok_or(Error::NotFound { entity: "source" })?
-            .into(),
+    let txn = crate::db::begin_write(db).await?;
+    let before = match id {
+        Some(id) => Some(
+            source::Entity::find_by_id(id)
+                .one(&txn)
+                .await?
+                .ok_or(Error::NotFound { entity: "source" })?,
+        ),
+        None => None,
+    };
+    // What partners may have of its articles changes with these two.
+    let reach_changed = before.as_ref().is_some_and(|b| {
+        b.license != input.license || b.syndication_allowed != input.syndication_allowed
+    });
+    let mut row = match before {
+        Some(before) => before.into(),
         None => source::ActiveModel {
             created_at: Set(now),
             ..Default::default()
@@ -104,11 +114,17 @@ pub async fn save_source<C: ConnectionTrait>(
     row.disclaimer = Set(input.disclaimer);
     row.takedown_contact = Set(input.takedown_contact);
     row.updated_at = Set(now);
-    row.save(db)
+    let saved = row
+        .save(&txn)
         .await
         .map_err(unique_slug_clash)?
         .try_into_model()
-        .map_err(Error::Database)
+        .map_err(Error::Database)?;
+    if reach_changed {
+        crate::changes::record_source_change(&txn, saved.id, now).await?;
+    }
+    txn.commit().await?;
+    Ok(saved)
 }
 
 /// Deletes a source no article names.

@@ -587,10 +587,12 @@ async fn save<C: ConnectionTrait>(
         now,
     )
     .await?;
-    article::Entity::find_by_id(current.id)
+    let saved = article::Entity::find_by_id(current.id)
         .one(db)
         .await?
-        .ok_or(Error::NotFound { entity: "article" })
+        .ok_or(Error::NotFound { entity: "article" })?;
+    crate::changes::record(db, Some(current), &saved, now).await?;
+    Ok(saved)
 }
 
 /// Applies `patch` to the article at `version`.
@@ -694,11 +696,13 @@ pub(crate) async fn take_down<C: ConnectionTrait>(
 /// Deletes the article at `version`, with its tags and revisions.
 pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     db: &C,
+    now: DateTime<Utc>,
     id: i64,
     version: i32,
 ) -> Result<()> {
     let txn = crate::db::begin_write(db).await?;
-    load_for_save(&txn, id, version).await?;
+    let current = load_for_save(&txn, id, version).await?;
+    crate::changes::record_deletion(&txn, &current, now).await?;
     let deleted = article::Entity::delete_many()
         .filter(article::Column::Id.eq(id))
         .filter(article::Column::Version.eq(version))

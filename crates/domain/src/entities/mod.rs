@@ -3,6 +3,7 @@
 
 pub mod api_token;
 pub mod article;
+pub mod article_change;
 pub mod article_revision;
 pub mod article_tag;
 pub mod channel;

@@ -564,7 +564,7 @@ impl Mutation {
         version: i32,
     ) -> async_graphql::Result<ID> {
         let req = request(ctx)?;
-        editorial::delete(&req.db, article_id(&id)?, version)
+        editorial::delete(&req.db, req.now, article_id(&id)?, version)
             .await
             .gql()?;
         Ok(id)

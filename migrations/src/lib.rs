@@ -10,6 +10,7 @@ mod m20261127_000001_create_read_side;
 mod m20261127_000002_create_users_and_revisions;
 mod m20261127_000003_create_view_buckets;
 mod m20261127_000004_index_editorial_order;
+mod m20261127_000006_create_search_index;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_create_users_and_revisions::Migration),
             Box::new(m20261127_000003_create_view_buckets::Migration),
             Box::new(m20261127_000004_index_editorial_order::Migration),
+            Box::new(m20261127_000006_create_search_index::Migration),
         ]
     }
 }

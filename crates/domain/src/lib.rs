@@ -19,6 +19,7 @@ pub mod entities;
 pub mod error;
 pub mod pagination;
 pub mod render;
+pub mod search;
 pub mod site;
 pub mod tokens;
 pub mod users;

@@ -9,7 +9,7 @@ use actix_web::{
     http::header::{self, ContentType},
     web,
 };
-use newsroom_domain::{clock::Clock, users::LoginPolicy};
+use newsroom_domain::{clock::Clock, search::Segmenter, users::LoginPolicy};
 
 pub use actix_web::dev::ServerHandle;
 use sea_orm::DatabaseConnection;
@@ -36,6 +36,8 @@ pub struct AppState {
     pub auth: Arc<AuthKeys>,
     /// The view counter and ranking cache.
     pub views: Arc<ViewService>,
+    /// Cuts queries into words for search.
+    pub segmenter: Segmenter,
 }
 
 /// A bound, not yet running, server.
@@ -47,12 +49,14 @@ pub struct Application {
 
 impl Application {
     /// Binds `config.bind` and builds the server over `db`, connecting to Redis when configured
-    /// and starting the view flusher.
+    /// and starting the view flusher. `segmenter` is built once by the caller (it loads the
+    /// dictionaries, see [`crate::cli::segmenter`]) and shared by every worker.
     pub async fn build(
         config: &Config,
         auth: AuthKeys,
         db: DatabaseConnection,
         clock: Arc<dyn Clock>,
+        segmenter: Segmenter,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.bind)?;
         let port = listener.local_addr()?.port();
@@ -78,6 +82,7 @@ impl Application {
             login_policy: login_policy(config),
             login_failure_delay: std::time::Duration::from_millis(config.login_failure_delay_ms),
             views: views.clone(),
+            segmenter: segmenter.clone(),
         };
         let state = AppState {
             db,
@@ -85,6 +90,7 @@ impl Application {
             schema: graphql::build(services, config.env == Environment::Production),
             auth,
             views: views.clone(),
+            segmenter,
         };
         let max_body = config.max_body_bytes;
         let console = config.env == Environment::Development;

@@ -87,6 +87,9 @@ pub struct Config {
     pub ranking_refresh_secs: u64,
     /// `NEWSROOM_REDIS_PREFIX`: prefix of every Redis key this deployment writes.
     pub redis_prefix: String,
+    /// `NEWSROOM_SEARCH_DICT`: a jieba user dictionary of the site's own words, added to the one
+    /// built in. Changing it calls for `newsroom reindex`.
+    pub search_dict: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -114,6 +117,7 @@ impl Default for Config {
             view_flush_ms: 2000,
             ranking_refresh_secs: 5,
             redis_prefix: "newsroom".into(),
+            search_dict: None,
         }
     }
 }
@@ -195,6 +199,14 @@ impl Config {
         {
             return invalid("REDIS_URL must start with `redis://` or `rediss://`");
         }
+        if let Some(path) = &self.search_dict
+            && !path.is_file()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "NEWSROOM_SEARCH_DICT: {} is not a file",
+                path.display()
+            )));
+        }
         Ok(())
     }
 }
@@ -262,6 +274,10 @@ mod tests {
         assert!(err.contains("DATABASE_URL"), "{err}");
         let err = with("redis_url", "http://x").unwrap_err().to_string();
         assert!(err.contains("REDIS_URL"), "{err}");
+        let err = with("search_dict", "/nonexistent/dict.txt")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("NEWSROOM_SEARCH_DICT"), "{err}");
     }
 
     #[test]

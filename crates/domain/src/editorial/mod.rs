@@ -28,6 +28,7 @@ use crate::{
         source, tag, user,
     },
     error::{Error, Result},
+    search::Segmenter,
 };
 
 /// Who is saving; recorded with every revision.
@@ -438,6 +439,7 @@ async fn record_revision<C: ConnectionTrait>(
 /// Creates a draft. Its first revision is version 1.
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
     db: &C,
+    segmenter: &Segmenter,
     actor: Actor,
     now: DateTime<Utc>,
     new: NewArticle,
@@ -475,6 +477,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     let saved = row.insert(&txn).await.map_err(slug_clash)?;
     replace_tags(&txn, saved.id, &resolved.tag_ids).await?;
     record_revision(&txn, saved.id, 1, &resolved.snapshot, actor, now).await?;
+    crate::search::index_articles(&txn, segmenter, std::slice::from_ref(&saved)).await?;
     txn.commit().await?;
     Ok(saved)
 }
@@ -544,9 +547,11 @@ fn stale(based_on: i32, now_at: i32) -> Error {
     ))
 }
 
-/// Saves `next` over the article at `version` as version + 1, with its revision.
+/// Saves `next` over the article at `version` as version + 1, with its revision, and brings its
+/// search index rows in line (in the index while published or scheduled, out of it otherwise).
 async fn save<C: ConnectionTrait>(
     db: &C,
+    segmenter: &Segmenter,
     actor: Actor,
     now: DateTime<Utc>,
     current: &article::Model,
@@ -587,15 +592,18 @@ async fn save<C: ConnectionTrait>(
         now,
     )
     .await?;
-    article::Entity::find_by_id(current.id)
+    let saved = article::Entity::find_by_id(current.id)
         .one(db)
         .await?
-        .ok_or(Error::NotFound { entity: "article" })
+        .ok_or(Error::NotFound { entity: "article" })?;
+    crate::search::index_articles(db, segmenter, std::slice::from_ref(&saved)).await?;
+    Ok(saved)
 }
 
 /// Applies `patch` to the article at `version`.
 pub async fn update<C: ConnectionTrait + TransactionTrait>(
     db: &C,
+    segmenter: &Segmenter,
     actor: Actor,
     now: DateTime<Utc>,
     id: i64,
@@ -607,7 +615,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     let before = snapshot_of(&txn, &current).await?;
     let tags_changed = patch.tags.as_ref().is_some_and(|t| *t != before.tags);
     let next = patch.apply(before);
-    let saved = save(&txn, actor, now, &current, next, tags_changed).await?;
+    let saved = save(&txn, segmenter, actor, now, &current, next, tags_changed).await?;
     txn.commit().await?;
     Ok(saved)
 }
@@ -628,6 +636,7 @@ pub enum Transition {
 /// Moves the article at `version` through `transition`.
 pub async fn transition<C: ConnectionTrait + TransactionTrait>(
     db: &C,
+    segmenter: &Segmenter,
     actor: Actor,
     now: DateTime<Utc>,
     id: i64,
@@ -665,7 +674,7 @@ pub async fn transition<C: ConnectionTrait + TransactionTrait>(
         Transition::Unpublish => next.status = ArticleStatus::Draft,
         Transition::Archive => next.status = ArticleStatus::Archived,
     }
-    let saved = save(&txn, actor, now, &current, next, false).await?;
+    let saved = save(&txn, segmenter, actor, now, &current, next, false).await?;
     txn.commit().await?;
     Ok(saved)
 }
@@ -693,6 +702,7 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
 /// Restores the content of revision `revision` (not its status or publish time) as a new version.
 pub async fn restore<C: ConnectionTrait + TransactionTrait>(
     db: &C,
+    segmenter: &Segmenter,
     actor: Actor,
     now: DateTime<Utc>,
     id: i64,
@@ -721,7 +731,7 @@ pub async fn restore<C: ConnectionTrait + TransactionTrait>(
         published_at: before.published_at,
         ..old
     };
-    let saved = save(&txn, actor, now, &current, next, tags_changed).await?;
+    let saved = save(&txn, segmenter, actor, now, &current, next, tags_changed).await?;
     txn.commit().await?;
     Ok(saved)
 }

@@ -15,6 +15,7 @@ use newsroom_domain::{
         },
     },
     entities::{ArticleKind as DomainKind, BodyFormat as DomainFormat},
+    search::Segmenter,
     site::SiteSettings,
     tokens,
     users::{self, LoginPolicy},
@@ -42,6 +43,8 @@ pub struct Services {
     pub login_failure_delay: Duration,
     /// Counts views and serves rankings.
     pub views: Arc<crate::views::ViewService>,
+    /// Cuts articles and queries into words for the search index.
+    pub segmenter: Segmenter,
 }
 
 /// The root of every write.
@@ -55,6 +58,11 @@ fn actor(ctx: &Context<'_>) -> async_graphql::Result<Actor> {
             "sign in first: this needs a token",
         )),
     }
+}
+
+/// The segmenter every write that changes what search finds hands to the domain.
+pub fn segmenter<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Segmenter> {
+    Ok(&ctx.data::<Services>()?.segmenter)
 }
 
 fn article_id(id: &ID) -> async_graphql::Result<i64> {
@@ -386,7 +394,7 @@ impl Mutation {
             tags: input.tags,
         };
         Ok(Article(
-            editorial::create(&req.db, actor(ctx)?, req.now, new)
+            editorial::create(&req.db, segmenter(ctx)?, actor(ctx)?, req.now, new)
                 .await
                 .gql()?,
         ))
@@ -422,6 +430,7 @@ impl Mutation {
         };
         let saved = editorial::update(
             &req.db,
+            segmenter(ctx)?,
             actor(ctx)?,
             req.now,
             article_id(&id)?,
@@ -449,6 +458,7 @@ impl Mutation {
         };
         let saved = editorial::update(
             &req.db,
+            segmenter(ctx)?,
             actor(ctx)?,
             req.now,
             article_id(&id)?,
@@ -533,6 +543,7 @@ impl Mutation {
         let req = request(ctx)?;
         let saved = editorial::restore(
             &req.db,
+            segmenter(ctx)?,
             actor(ctx)?,
             req.now,
             article_id(&id)?,
@@ -553,7 +564,7 @@ impl Mutation {
     ) -> async_graphql::Result<Source> {
         let req = request(ctx)?;
         Ok(Source(
-            edit::save_source(&req.db, None, input.into(), req.now)
+            edit::save_source(&req.db, segmenter(ctx)?, None, input.into(), req.now)
                 .await
                 .gql()?,
         ))
@@ -570,7 +581,7 @@ impl Mutation {
         let req = request(ctx)?;
         let id = ids::expect(Kind::Source, &id, "id")?;
         Ok(Source(
-            edit::save_source(&req.db, Some(id), input.into(), req.now)
+            edit::save_source(&req.db, segmenter(ctx)?, Some(id), input.into(), req.now)
                 .await
                 .gql()?,
         ))
@@ -595,9 +606,16 @@ impl Mutation {
         name: String,
     ) -> async_graphql::Result<Tag> {
         let req = request(ctx)?;
-        Ok(Tag(edit::save_tag(&req.db, None, &slug, &name, req.now)
-            .await
-            .gql()?))
+        Ok(Tag(edit::save_tag(
+            &req.db,
+            segmenter(ctx)?,
+            None,
+            &slug,
+            &name,
+            req.now,
+        )
+        .await
+        .gql()?))
     }
 
     /// Changes a tag's slug and name.
@@ -613,6 +631,7 @@ impl Mutation {
         let id = ids::expect(Kind::Tag, &id, "id")?;
         Ok(Tag(edit::save_tag(
             &req.db,
+            segmenter(ctx)?,
             Some(id),
             &slug,
             &name,
@@ -626,7 +645,7 @@ impl Mutation {
     #[graphql(guard = "RoleGuard::Editor")]
     async fn delete_tag(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let req = request(ctx)?;
-        edit::delete_tag(&req.db, ids::expect(Kind::Tag, &id, "id")?)
+        edit::delete_tag(&req.db, segmenter(ctx)?, ids::expect(Kind::Tag, &id, "id")?)
             .await
             .gql()?;
         Ok(id)
@@ -805,8 +824,16 @@ async fn transition(
     to: Transition,
 ) -> async_graphql::Result<Article> {
     let req = request(ctx)?;
-    let saved = editorial::transition(&req.db, actor(ctx)?, req.now, article_id(id)?, version, to)
-        .await
-        .gql()?;
+    let saved = editorial::transition(
+        &req.db,
+        segmenter(ctx)?,
+        actor(ctx)?,
+        req.now,
+        article_id(id)?,
+        version,
+        to,
+    )
+    .await
+    .gql()?;
     Ok(Article(saved))
 }

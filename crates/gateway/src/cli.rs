@@ -121,7 +121,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Reindex { batch } => {
             let db = connect(&config).await?;
-            migrate(&db, &config).await?;
+            apply_migrations(&db).await?;
             reindex(&db, &segmenter(&config)?, batch).await
         }
         Command::Serve { demo } => serve(config, demo).await,
@@ -192,14 +192,16 @@ pub fn segmenter(config: &Config) -> anyhow::Result<Segmenter> {
 /// was just created for a database that had content), builds it, so search works after an
 /// upgrade without another step.
 async fn migrate(db: &DatabaseConnection, config: &Config) -> anyhow::Result<()> {
-    Migrator::up(db, None)
-        .await
-        .context("applying migrations")?;
+    apply_migrations(db).await?;
     if search::index::needs_rebuild(db).await? {
         tracing::info!("the search index is empty: building it from the articles");
         reindex(db, &segmenter(config)?, 500).await?;
     }
     Ok(())
+}
+
+async fn apply_migrations(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await.context("applying migrations")
 }
 
 /// Rebuilds the search index, reporting progress on standard error.

@@ -533,6 +533,14 @@ async fn bad_input_is_named_and_operators_are_text(backend: Backend) -> anyhow::
         )
         .await?;
     assert_eq!(field_of(&body), bad("filter.channel"), "{body}");
+    // A bad filter is an error even when the query has no words to search for.
+    let body = app
+        .graphql(
+            SEARCH,
+            json!({ "q": "“”", "filter": { "channel": "nope" } }),
+        )
+        .await?;
+    assert_eq!(field_of(&body), bad("filter.channel"), "{body}");
     let body = app
         .graphql(
             SEARCH,

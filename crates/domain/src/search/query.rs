@@ -9,7 +9,10 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ConnectionTrait, DbBackend, FromQueryResult, Order,
-    sea_query::{Alias, Asterisk, Expr, ExprTrait, Query as Sql, SelectStatement, SimpleExpr},
+    sea_query::{
+        Alias, Asterisk, CommonTableExpression, Expr, ExprTrait, Query as Sql, SelectStatement,
+        SimpleExpr, WithClause,
+    },
 };
 use sha2::{Digest, Sha256};
 
@@ -155,6 +158,8 @@ pub async fn search<C: ConnectionTrait>(
             "is not a cursor this list issued",
         ));
     }
+    // The filter is checked even when there is nothing to search for: a bad one is an error.
+    let narrowed = filter.resolve(db, Audience::Reader, now).await?;
     if query.words.is_empty() {
         return Ok(Page::from_fetched(
             Vec::new(),
@@ -163,31 +168,60 @@ pub async fn search<C: ConnectionTrait>(
             page.cursor.is_some(),
         ));
     }
+    // Rank every match on its id, time and score only, take the page, and only then read the
+    // page's articles: carrying every match's row (and body) through the sort would cost more
+    // than the ranking.
     let backend = db.get_database_backend();
-    let mut hits = matching(backend, query);
-    hits.expr_as(score(backend, query), Alias::new("score"))
-        .column((article::Entity, Asterisk))
+    let mut ranked = matching(backend, query);
+    ranked
+        .expr_as(
+            Expr::col((article::Entity, article::Column::Id)),
+            Alias::new("id"),
+        )
+        .expr_as(
+            Expr::col((article::Entity, article::Column::PublishedAt)),
+            Alias::new("published_at"),
+        )
+        .expr_as(score(backend, query), Alias::new("score"))
         .cond_where(articles::visible(now))
-        .cond_where(filter.resolve(db, Audience::Reader, now).await?);
+        .cond_where(narrowed);
 
-    let col = |name: &str| Expr::col((Alias::new("hits"), Alias::new(name)));
-    let mut outer = Sql::select();
-    outer
+    let col = |table: &str, name: &str| Expr::col((Alias::new(table), Alias::new(name)));
+    let mut page_ids = Sql::select();
+    page_ids
         .column(Asterisk)
-        .from_subquery(hits, Alias::new("hits"))
-        .order_by_expr(col("score"), Order::Desc)
-        .order_by_expr(col("published_at"), Order::Desc)
-        .order_by_expr(col("id"), Order::Desc)
+        .from_subquery(ranked, Alias::new("ranked"))
+        .order_by_expr(col("ranked", "score"), Order::Desc)
+        .order_by_expr(col("ranked", "published_at"), Order::Desc)
+        .order_by_expr(col("ranked", "id"), Order::Desc)
         .limit(page.limit + 1);
     if let Some(c) = &page.cursor {
-        outer.and_where(
-            col("score").lt(c.score).or(col("score").eq(c.score).and(
-                Expr::tuple([col("published_at"), col("id")])
+        let score = || col("ranked", "score");
+        page_ids.and_where(
+            score().lt(c.score).or(score().eq(c.score).and(
+                Expr::tuple([col("ranked", "published_at"), col("ranked", "id")])
                     .lt(Expr::tuple([Expr::val(c.at), Expr::val(c.id)])),
             )),
         );
     }
-    let rows = db.query_all_raw(backend.build(&outer)).await?;
+    let mut outer = Sql::select();
+    outer
+        .column((Alias::new("hits"), Alias::new("score")))
+        .column((article::Entity, Asterisk))
+        .from_subquery(page_ids, Alias::new("hits"))
+        .inner_join(
+            article::Entity,
+            Expr::col((article::Entity, article::Column::Id))
+                .equals((Alias::new("hits"), Alias::new("id"))),
+        )
+        .order_by_expr(col("hits", "score"), Order::Desc)
+        .order_by_expr(col("hits", "published_at"), Order::Desc)
+        .order_by_expr(col("hits", "id"), Order::Desc);
+    let statement = match backend {
+        DbBackend::Sqlite => backend.build(&outer.with(rank_table(query))),
+        _ => backend.build(&outer),
+    };
+    let rows = db.query_all_raw(statement).await?;
     let hits = rows
         .iter()
         .map(|row| {
@@ -214,6 +248,7 @@ pub async fn count<C: ConnectionTrait>(
     query: &SearchQuery,
     filter: &ArticleFilter,
 ) -> Result<u64> {
+    let narrowed = filter.resolve(db, Audience::Reader, now).await?;
     if query.words.is_empty() {
         return Ok(0);
     }
@@ -222,7 +257,7 @@ pub async fn count<C: ConnectionTrait>(
     select
         .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
         .cond_where(articles::visible(now))
-        .cond_where(filter.resolve(db, Audience::Reader, now).await?);
+        .cond_where(narrowed);
     let row = db.query_one_raw(backend.build(&select)).await?;
     let n = row
         .map(|r| r.try_get::<i64>("", "n"))
@@ -259,16 +294,13 @@ fn matching(backend: DbBackend, query: &SearchQuery) -> SelectStatement {
 }
 
 /// The score of the joined article: its ranking record against any of the words. (sea-query
-/// takes `?` for a value on SQLite and `$1` on PostgreSQL.)
+/// takes `?` for a value on SQLite and `$1` on PostgreSQL.) On SQLite it is looked up in the
+/// `rank` table of [`rank_table`]: computed once per query, where a correlated `MATCH` per
+/// matching article would search the ranking index once for each.
 fn score(backend: DbBackend, query: &SearchQuery) -> SimpleExpr {
     match backend {
-        DbBackend::Sqlite => Expr::cust_with_values(
-            format!(
-                "COALESCE((SELECT -bm25(article_search_rank, {SQLITE_WEIGHTS}) \
-                 FROM article_search_rank WHERE article_search_rank MATCH ? \
-                 AND article_search_rank.rowid = articles.id), 0.0)"
-            ),
-            [fts5_query(&query.words, " OR ")],
+        DbBackend::Sqlite => Expr::cust(
+            "COALESCE((SELECT rank.score FROM rank WHERE rank.article_id = articles.id), 0.0)",
         ),
         _ => Expr::cust_with_values(
             format!(
@@ -277,6 +309,32 @@ fn score(backend: DbBackend, query: &SearchQuery) -> SimpleExpr {
             [tsquery(&query.words, " | ")],
         ),
     }
+}
+
+/// SQLite: `WITH rank AS MATERIALIZED (...)`, the `bm25` score of every article whose ranking
+/// record holds any of the words.
+fn rank_table(query: &SearchQuery) -> WithClause {
+    let mut select = Sql::select();
+    select
+        .expr_as(Expr::cust("rowid"), Alias::new("article_id"))
+        .expr_as(
+            Expr::cust(format!("-bm25(article_search_rank, {SQLITE_WEIGHTS})")),
+            Alias::new("score"),
+        )
+        .from(Alias::new("article_search_rank"))
+        .and_where(Expr::cust_with_values(
+            "article_search_rank MATCH ?",
+            [fts5_query(&query.words, " OR ")],
+        ));
+    WithClause::new()
+        .cte(
+            CommonTableExpression::new()
+                .query(select)
+                .table_name(Alias::new("rank"))
+                .materialized(true)
+                .to_owned(),
+        )
+        .to_owned()
 }
 
 /// The words as an FTS5 query: each a quoted string (so `OR`, `NEAR`, `*` or `:` inside one is

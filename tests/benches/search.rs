@@ -6,7 +6,7 @@
 //! queries, and what indexing costs a write: the index rows of one article rewritten, and a whole
 //! editorial save with them. Timings are printed, never asserted.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::TimeDelta;
 use newsroom_domain::{
@@ -19,8 +19,9 @@ use newsroom_domain::{
 };
 use newsroom_tests::{
     Backend, TestDb,
+    bench::{self, report},
     corpus::{self, ARTICLES, CITIES, INDUSTRIES},
-    postgres_configured, segmenter,
+    segmenter,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
@@ -32,23 +33,10 @@ const ITERATIONS: usize = 1_000;
 const WRITES: usize = 200;
 
 fn main() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-        println!(
-            "search benchmark: {ARTICLES} articles, {ITERATIONS} queries per kind, {cores} cores"
-        );
-        run(Backend::Sqlite).await?;
-        if postgres_configured() {
-            run(Backend::Postgres).await?;
-        } else {
-            println!("\nPostgreSQL: skipped (set TEST_POSTGRES_URL)");
-        }
-        anyhow::Ok(())
-    })
+    bench::on_each_backend(
+        &format!("search benchmark: {ARTICLES} articles, {ITERATIONS} queries per kind"),
+        run,
+    )
 }
 
 async fn run(backend: Backend) -> anyhow::Result<()> {
@@ -119,8 +107,8 @@ async fn run(backend: Backend) -> anyhow::Result<()> {
             "  {name}: {:.1} hits a page",
             matched as f64 / ITERATIONS as f64
         );
-        report("    search query, page of 20", &mut query_times);
-        report("    with the 20 snippets", &mut page_times);
+        report("  search query, page of 20", &mut query_times);
+        report("  with the 20 snippets", &mut page_times);
     }
 
     // The cost of indexing on write: one article's index rows rewritten (cut, then written), and
@@ -143,7 +131,7 @@ async fn run(backend: Backend) -> anyhow::Result<()> {
         txn.commit().await?;
         index_times.push(start.elapsed());
     }
-    report("  index rows of one article rewritten", &mut index_times);
+    report("index rows of one article rewritten", &mut index_times);
 
     let user = users::create(
         &db,
@@ -188,21 +176,4 @@ async fn run(backend: Backend) -> anyhow::Result<()> {
     db.close().await?;
     drop(test_db);
     Ok(())
-}
-
-fn report(name: &str, times: &mut [Duration]) {
-    times.sort();
-    let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
-    let mean = times.iter().sum::<Duration>() / times.len() as u32;
-    println!(
-        "{name:<50} mean {:>7.3} ms  p50 {:>7.3} ms  p99 {:>7.3} ms  max {:>7.3} ms",
-        ms(mean),
-        ms(pct(0.50)),
-        ms(pct(0.99)),
-        ms(times[times.len() - 1])
-    );
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

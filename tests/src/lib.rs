@@ -4,6 +4,7 @@
 //! Each database is uniquely named and dropped when the test ends, whatever state the server was
 //! left in, so tests run in parallel and in any order.
 
+pub mod bench;
 pub mod corpus;
 
 use std::{

@@ -27,5 +27,5 @@ fmt:
 schema: ## Rewrite schema.graphql from the code
 	$(BIN) schema > schema.graphql
 
-bench: ## Read-path latency over 100,000 articles on SQLite, and on PostgreSQL when TEST_POSTGRES_URL is set
-	$(CARGO) bench -p newsroom-tests --bench read_path --bench views
+bench: ## Read-path, view and search latency over 100,000 articles on SQLite, and on PostgreSQL when TEST_POSTGRES_URL is set
+	$(CARGO) bench -p newsroom-tests --bench read_path --bench views --bench search

@@ -11,6 +11,7 @@ mod m20261127_000002_create_users_and_revisions;
 mod m20261127_000003_create_view_buckets;
 mod m20261127_000004_index_editorial_order;
 mod m20261127_000005_create_view_windows;
+mod m20261127_000006_create_search_index;
 mod m20261127_000007_create_takedown_requests;
 mod m20261127_000008_add_token_rate_limits;
 mod m20261127_000009_create_article_changes;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_create_view_buckets::Migration),
             Box::new(m20261127_000004_index_editorial_order::Migration),
             Box::new(m20261127_000005_create_view_windows::Migration),
+            Box::new(m20261127_000006_create_search_index::Migration),
             Box::new(m20261127_000007_create_takedown_requests::Migration),
             Box::new(m20261127_000008_add_token_rate_limits::Migration),
             Box::new(m20261127_000009_create_article_changes::Migration),

@@ -15,30 +15,18 @@ use newsroom_domain::{
     pagination::PageRequest,
 };
 use newsroom_tests::{
-    Backend, TestDb,
+    Backend, TestDb, bench,
     corpus::{self, ARTICLES},
-    postgres_configured,
 };
 use rand::{SeedableRng, rngs::StdRng, seq::IndexedRandom};
 
 const ITERATIONS: usize = 2_000;
 
 fn main() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-        println!("read-path benchmark: {ARTICLES} articles, {ITERATIONS} iterations per query, {cores} cores");
-        run(Backend::Sqlite).await?;
-        if postgres_configured() {
-            run(Backend::Postgres).await?;
-        } else {
-            println!("\nPostgreSQL: skipped (set TEST_POSTGRES_URL)");
-        }
-        anyhow::Ok(())
-    })
+    bench::on_each_backend(
+        &format!("read-path benchmark: {ARTICLES} articles, {ITERATIONS} iterations per query"),
+        run,
+    )
 }
 
 async fn run(backend: Backend) -> anyhow::Result<()> {
@@ -51,7 +39,7 @@ async fn run(backend: Backend) -> anyhow::Result<()> {
     );
     let mut rng = StdRng::seed_from_u64(7);
 
-    let home = measure(|| async {
+    let mut home = measure(|| async {
         let page = articles::list(
             &db,
             now,
@@ -71,13 +59,13 @@ async fn run(backend: Backend) -> anyhow::Result<()> {
         Ok(())
     })
     .await?;
-    report("home page: 20 newest + channels, sources, tags", &home);
+    bench::report("home page: 20 newest + channels, sources, tags", &mut home);
 
     let picks: Vec<String> = (0..ITERATIONS)
         .filter_map(|_| slugs.choose(&mut rng).cloned())
         .collect();
     let mut next = picks.iter().cycle();
-    let by_slug = measure(|| {
+    let mut by_slug = measure(|| {
         let slug = next.next().cloned().unwrap_or_default();
         let db = &db;
         async move {
@@ -94,9 +82,9 @@ async fn run(backend: Backend) -> anyhow::Result<()> {
         }
     })
     .await?;
-    report("article by slug + source, tags, 10 related", &by_slug);
+    bench::report("article by slug + source, tags, 10 related", &mut by_slug);
 
-    let deep = measure(|| async {
+    let mut deep = measure(|| async {
         let filter = ArticleFilter {
             channel: Some("channel-07".into()),
             ..ArticleFilter::default()
@@ -113,7 +101,7 @@ async fn run(backend: Backend) -> anyhow::Result<()> {
         Ok(())
     })
     .await?;
-    report("channel page: 20 newest in one channel", &deep);
+    bench::report("channel page: 20 newest in one channel", &mut deep);
     db.close().await?;
     drop(test_db);
     Ok(())
@@ -135,20 +123,4 @@ where
     }
     times.sort();
     Ok(times)
-}
-
-fn report(name: &str, sorted: &[Duration]) {
-    let pct = |p: f64| sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)];
-    let mean = sorted.iter().sum::<Duration>() / sorted.len() as u32;
-    println!(
-        "  {name:<48} mean {:>7.3} ms  p50 {:>7.3} ms  p99 {:>7.3} ms  max {:>7.3} ms",
-        ms(mean),
-        ms(pct(0.50)),
-        ms(pct(0.99)),
-        ms(sorted[sorted.len() - 1])
-    );
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

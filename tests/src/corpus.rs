@@ -34,7 +34,78 @@ const SENTENCES: &[&str] = &[
     "沙蓬绿色种养产业模式带动农户增收，生态效益与经济效益同步提升。",
 ];
 
+/// Where the corpus's news happens: each article is about one city's one industry, so that a
+/// city's name is in about one article in 30 and a city with an industry in one in 600, the way a
+/// place or a company turns up in a real news archive.
+pub const CITIES: &[&str] = &[
+    "南昌",
+    "赣州",
+    "九江",
+    "上饶",
+    "宜春",
+    "吉安",
+    "抚州",
+    "景德镇",
+    "萍乡",
+    "新余",
+    "鹰潭",
+    "长沙",
+    "武汉",
+    "合肥",
+    "杭州",
+    "苏州",
+    "无锡",
+    "宁波",
+    "厦门",
+    "福州",
+    "广州",
+    "深圳",
+    "东莞",
+    "佛山",
+    "成都",
+    "重庆",
+    "西安",
+    "郑州",
+    "青岛",
+    "济南",
+];
+
+/// What the corpus's articles report on, one per article.
+pub const INDUSTRIES: &[&str] = &[
+    "新能源汽车",
+    "锂电池",
+    "光伏",
+    "氢燃料电池",
+    "集成电路",
+    "人工智能",
+    "工业互联网",
+    "生物医药",
+    "医疗器械",
+    "智能家电",
+    "稀土材料",
+    "有色金属",
+    "航空制造",
+    "轨道交通",
+    "跨境电商",
+    "现代物流",
+    "文化旅游",
+    "绿色食品",
+    "陶瓷",
+    "纺织服装",
+];
+
+/// Sentences about one city's industry, `{c}` the city and `{i}` the industry.
+const TOPIC_SENTENCES: &[&str] = &[
+    "{c}{i}产业园今年新签约项目12个，总投资超过80亿元。",
+    "{c}市出台支持{i}产业高质量发展的若干措施，从用地、融资和人才等方面给予支持。",
+    "据{c}市统计局数据，上半年{i}产业产值同比增长18.6%，高于全市工业平均水平。",
+    "{c}一家{i}龙头企业的新生产线近日投产，达产后年产值可达15亿元。",
+    "业内人士认为，{c}发展{i}产业具有区位、配套和人才优势，后劲十足。",
+    "记者从{c}市工信部门获悉，当地正加快建设{i}产业链，推动上下游企业集聚发展。",
+];
+
 /// Writes the corpus in bulk and returns the visible article slugs and a "now" after them all.
+/// The search index stays empty; [`index`] fills it.
 pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<(Vec<String>, DateTime<Utc>)> {
     let mut rng = StdRng::seed_from_u64(2020);
     let start: DateTime<Utc> = "2024-01-01T00:00:00Z".parse()?;
@@ -107,9 +178,24 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<(Vec<String>, DateT
             .map(|i| {
                 let at = start + TimeDelta::seconds(*i as i64 * 60 + rng.random_range(0..60));
                 last = last.max(at);
+                let city = CITIES.choose(&mut rng).copied().unwrap_or_default();
+                let industry = INDUSTRIES.choose(&mut rng).copied().unwrap_or_default();
+                let topic = |rng: &mut StdRng| {
+                    TOPIC_SENTENCES
+                        .choose(rng)
+                        .copied()
+                        .unwrap_or_default()
+                        .replace("{c}", city)
+                        .replace("{i}", industry)
+                };
                 let mut body = String::new();
-                while body.len() < rng.random_range(3_000..5_000) {
-                    body.push_str(SENTENCES.choose(&mut rng).copied().unwrap_or_default());
+                let size = rng.random_range(3_000..5_000);
+                while body.len() < size {
+                    if rng.random_bool(0.3) {
+                        body.push_str(&topic(&mut rng));
+                    } else {
+                        body.push_str(SENTENCES.choose(&mut rng).copied().unwrap_or_default());
+                    }
                     if rng.random_bool(0.2) {
                         body.push_str("\n\n");
                     }
@@ -118,14 +204,7 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<(Vec<String>, DateT
                 slugs.push(slug.clone());
                 article::ActiveModel {
                     slug: Set(slug),
-                    title: Set(format!(
-                        "{}（{i}）",
-                        SENTENCES
-                            .choose(&mut rng)
-                            .copied()
-                            .unwrap_or_default()
-                            .trim_end_matches('。')
-                    )),
+                    title: Set(format!("{}（{i}）", topic(&mut rng).trim_end_matches('。'))),
                     lead: Set(Some(
                         SENTENCES
                             .choose(&mut rng)
@@ -201,6 +280,14 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<(Vec<String>, DateT
         .map(|(_, s)| s)
         .collect();
     Ok((visible, last + TimeDelta::seconds(1)))
+}
+
+/// Builds the search index of the corpus, as `newsroom reindex` does.
+pub async fn index(db: &DatabaseConnection) -> anyhow::Result<u64> {
+    let segmenter = crate::segmenter()?;
+    let indexed = newsroom_domain::search::rebuild(db, &segmenter, 1_000, |_, _| ()).await?;
+    db.execute_unprepared("ANALYZE").await?;
+    Ok(indexed)
 }
 
 /// Writes about `total_views` views into the hourly and daily buckets over the 90 days before

@@ -4,6 +4,7 @@
 //! Each database is uniquely named and dropped when the test ends, whatever state the server was
 //! left in, so tests run in parallel and in any order.
 
+pub mod bench;
 pub mod corpus;
 
 use std::{
@@ -22,6 +23,7 @@ use newsroom_domain::{
     clock::ManualClock,
     db, demo,
     entities::{Role, user},
+    search::Segmenter,
     users,
 };
 use newsroom_gateway::{
@@ -168,6 +170,17 @@ impl Drop for TestDb {
     }
 }
 
+/// The segmenter with the built-in dictionaries, loaded once for every test of a binary (it is
+/// what a server builds from the default configuration).
+pub fn segmenter() -> anyhow::Result<Segmenter> {
+    static SEGMENTER: std::sync::OnceLock<Segmenter> = std::sync::OnceLock::new();
+    if let Some(s) = SEGMENTER.get() {
+        return Ok(s.clone());
+    }
+    let built = Segmenter::new(None)?;
+    Ok(SEGMENTER.get_or_init(|| built).clone())
+}
+
 /// The HS256 secret test servers sign with.
 pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 
@@ -233,7 +246,7 @@ impl TestApp {
         let (test_db, setup) = TestDb::create(backend).await?;
         if demo {
             let txn = setup.begin().await?;
-            demo::seed(&txn).await?;
+            demo::seed(&txn, &segmenter()?).await?;
             demo::seed_recent_views(&txn, test_now()).await?;
             txn.commit().await?;
         }
@@ -286,7 +299,14 @@ impl TestApp {
             counter.fetch_add(1, Ordering::SeqCst);
         });
         let keys = AuthKeys::from_config(&config)?;
-        let app = Application::build(&config, keys, server_db, Arc::new(clock.clone())).await?;
+        let app = Application::build(
+            &config,
+            keys,
+            server_db,
+            Arc::new(clock.clone()),
+            segmenter()?,
+        )
+        .await?;
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         let views = app.views();

@@ -762,8 +762,11 @@ async fn flip_syndication(
         .one(&app.db)
         .await?
         .ok_or(newsroom_domain::Error::NotFound { entity: "source" })?;
+    let words = newsroom_tests::segmenter()
+        .map_err(|e| newsroom_domain::Error::Database(sea_orm::DbErr::Custom(e.to_string())))?;
     catalog::save_source(
         &app.db,
+        &words,
         Some(current.id),
         catalog::SourceInput {
             slug: current.slug,
@@ -796,6 +799,7 @@ async fn replaying_the_change_log_reproduces_what_each_caller_sees(
     let actor = Actor { user_id: editor.id };
     let partner = app.signed_in("log-partner", Role::Partner).await?;
     let (mut reader_copy, mut partner_copy) = (Replica::default(), Replica::default());
+    let words = newsroom_tests::segmenter()?;
     let mut rng = StdRng::seed_from_u64(2020);
     let mut now = app.clock.now();
     let mut ids: Vec<i64> = article::Entity::find()
@@ -825,6 +829,7 @@ async fn replaying_the_change_log_reproduces_what_each_caller_sees(
                 let reprint = rng.random_bool(0.5);
                 let created = editorial::create(
                     &app.db,
+                    &words,
                     actor,
                     now,
                     NewArticle {
@@ -853,13 +858,20 @@ async fn replaying_the_change_log_reproduces_what_each_caller_sees(
                 ids.push(created.id);
                 Ok(())
             }
-            2 | 3 => {
-                editorial::transition(&app.db, actor, now, id, version, Transition::PublishNow)
-                    .await
-                    .map(drop)
-            }
+            2 | 3 => editorial::transition(
+                &app.db,
+                &words,
+                actor,
+                now,
+                id,
+                version,
+                Transition::PublishNow,
+            )
+            .await
+            .map(drop),
             4 => editorial::update(
                 &app.db,
+                &words,
                 actor,
                 now,
                 id,
@@ -871,14 +883,30 @@ async fn replaying_the_change_log_reproduces_what_each_caller_sees(
             )
             .await
             .map(drop),
-            5 => editorial::transition(&app.db, actor, now, id, version, Transition::Unpublish)
-                .await
-                .map(drop),
+            5 => editorial::transition(
+                &app.db,
+                &words,
+                actor,
+                now,
+                id,
+                version,
+                Transition::Unpublish,
+            )
+            .await
+            .map(drop),
             6 => {
                 let at = now + chrono::TimeDelta::minutes(rng.random_range(1..20));
-                editorial::transition(&app.db, actor, now, id, version, Transition::Schedule(at))
-                    .await
-                    .map(drop)
+                editorial::transition(
+                    &app.db,
+                    &words,
+                    actor,
+                    now,
+                    id,
+                    version,
+                    Transition::Schedule(at),
+                )
+                .await
+                .map(drop)
             }
             7 => {
                 let address = format!("192.0.2.{step}");
@@ -895,7 +923,7 @@ async fn replaying_the_change_log_reproduces_what_each_caller_sees(
                 )
                 .await
                 {
-                    Ok(r) => takedowns::resolve(&app.db, actor, now, r.id, true, None)
+                    Ok(r) => takedowns::resolve(&app.db, &words, actor, now, r.id, true, None)
                         .await
                         .map(drop),
                     Err(e) => Err(e),

@@ -4,7 +4,8 @@
 //!
 //! Seeding is idempotent: every row is keyed by its slug (settings by their key) and inserted with
 //! `ON CONFLICT DO NOTHING`, so a second run adds nothing and never overwrites an editor's change.
-//! Foreign keys are resolved by reading ids back by slug, never assumed.
+//! Foreign keys are resolved by reading ids back by slug, never assumed. The articles a run inserts
+//! are indexed for search in the same run, so the demo's search works from the start.
 
 mod fixed;
 mod generate;
@@ -23,6 +24,7 @@ use crate::{
         site_setting, source, tag,
     },
     error::Result,
+    search::{Segmenter, index_articles},
 };
 
 /// The slug of the seed page's article.
@@ -55,7 +57,7 @@ const CHUNK: usize = 200;
 ///
 /// Runs several statements; the caller wraps it in a transaction so that a failure leaves nothing
 /// half-seeded.
-pub async fn seed<C: ConnectionTrait>(db: &C) -> Result<SeedReport> {
+pub async fn seed<C: ConnectionTrait>(db: &C, segmenter: &Segmenter) -> Result<SeedReport> {
     let created_at = fixed::reference_created_at()?;
     let mut report = SeedReport::default();
 
@@ -171,6 +173,14 @@ pub async fn seed<C: ConnectionTrait>(db: &C) -> Result<SeedReport> {
     )
     .await?;
 
+    let ids: Vec<i64> = article_ids.into_values().collect();
+    for chunk in ids.chunks(CHUNK) {
+        let inserted = article::Entity::find()
+            .filter(article::Column::Id.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?;
+        index_articles(db, segmenter, &inserted).await?;
+    }
     Ok(report)
 }
 

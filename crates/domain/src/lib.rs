@@ -20,6 +20,7 @@ pub mod entities;
 pub mod error;
 pub mod pagination;
 pub mod render;
+pub mod search;
 pub mod site;
 pub mod takedowns;
 pub mod tokens;

@@ -179,11 +179,11 @@ pub trait Cursor: Sized {
     fn decode(raw: &str) -> Option<Self>;
 }
 
-fn pack(tag: &str, payload: &str) -> String {
+pub(crate) fn pack(tag: &str, payload: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{tag}:{payload}"))
 }
 
-fn unpack<'a>(tag: &str, raw: &str, buf: &'a mut String) -> Option<&'a str> {
+pub(crate) fn unpack<'a>(tag: &str, raw: &str, buf: &'a mut String) -> Option<&'a str> {
     if raw.len() > 256 {
         return None;
     }

@@ -18,6 +18,7 @@ use crate::{
     entities::{TakedownStatus, takedown_request},
     error::{Error, Result},
     pagination::{Direction, Page, PageRequest, TimeCursor},
+    search::Segmenter,
 };
 
 /// Requests one address may make in [`REQUEST_WINDOW`].
@@ -142,6 +143,7 @@ pub async fn list<C: ConnectionTrait>(
 /// records the decision.
 pub async fn resolve<C: ConnectionTrait + TransactionTrait>(
     db: &C,
+    segmenter: &Segmenter,
     actor: Actor,
     now: DateTime<Utc>,
     id: i64,
@@ -163,7 +165,7 @@ pub async fn resolve<C: ConnectionTrait + TransactionTrait>(
         )));
     }
     if accept {
-        editorial::take_down(&txn, actor, now, current.article_id).await?;
+        editorial::take_down(&txn, segmenter, actor, now, current.article_id).await?;
     }
     // Guarded by the status, so two editors resolving at once cannot both succeed.
     let updated = takedown_request::Entity::update_many()

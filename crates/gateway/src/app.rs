@@ -9,7 +9,7 @@ use actix_web::{
     http::header::{self, ContentType},
     web,
 };
-use newsroom_domain::{clock::Clock, users::LoginPolicy};
+use newsroom_domain::{clock::Clock, search::Segmenter, users::LoginPolicy};
 
 pub use actix_web::dev::ServerHandle;
 use sea_orm::DatabaseConnection;
@@ -38,6 +38,8 @@ pub struct AppState {
     pub views: Arc<ViewService>,
     /// Partners' request limits.
     pub limiter: Arc<crate::limits::RateLimiter>,
+    /// Cuts queries into words for search.
+    pub segmenter: Segmenter,
 }
 
 /// A bound, not yet running, server.
@@ -49,12 +51,14 @@ pub struct Application {
 
 impl Application {
     /// Binds `config.bind` and builds the server over `db`, connecting to Redis when configured
-    /// and starting the view flusher.
+    /// and starting the view flusher. `segmenter` is built once by the caller (it loads the
+    /// dictionaries, see [`crate::cli::segmenter`]) and shared by every worker.
     pub async fn build(
         config: &Config,
         auth: AuthKeys,
         db: DatabaseConnection,
         clock: Arc<dyn Clock>,
+        segmenter: Segmenter,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.bind)?;
         let port = listener.local_addr()?.port();
@@ -87,6 +91,7 @@ impl Application {
             login_policy: login_policy(config),
             login_failure_delay: std::time::Duration::from_millis(config.login_failure_delay_ms),
             views: views.clone(),
+            segmenter: segmenter.clone(),
         };
         let state = AppState {
             db,
@@ -95,6 +100,7 @@ impl Application {
             auth,
             views: views.clone(),
             limiter: Arc::new(limiter),
+            segmenter,
         };
         let max_body = config.max_body_bytes;
         let console = config.env == Environment::Development;

@@ -1,4 +1,5 @@
-//! The `newsroom` command line: `serve` (the default), `migrate`, `seed-demo`, `schema`.
+//! The `newsroom` command line: `serve` (the default), `migrate`, `seed-demo`, `schema`, `user`,
+//! `reindex`.
 
 use std::{io::BufRead, path::PathBuf, sync::Arc};
 
@@ -9,6 +10,7 @@ use newsroom_domain::{
     clock::{Clock, SystemClock},
     db, demo,
     entities::Role,
+    search::{self, Segmenter},
     users,
 };
 use sea_orm::{DatabaseConnection, TransactionTrait};
@@ -50,6 +52,13 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Rebuild the search index from the articles, after the dictionary (NEWSROOM_SEARCH_DICT)
+    /// changed. Search keeps working meanwhile; progress goes to standard error.
+    Reindex {
+        /// Articles per transaction.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        batch: u64,
+    },
 }
 
 /// `newsroom user ...`.
@@ -101,18 +110,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Schema => Ok(()),
         Command::Migrate => {
             let db = connect(&config).await?;
-            Migrator::up(&db, None)
-                .await
-                .context("applying migrations")?;
+            migrate(&db, &config).await?;
             tracing::info!("migrations applied");
             Ok(())
         }
         Command::SeedDemo => {
             let db = connect(&config).await?;
-            Migrator::up(&db, None)
-                .await
-                .context("applying migrations")?;
-            seed(&db).await
+            migrate(&db, &config).await?;
+            seed(&db, &segmenter(&config)?).await
+        }
+        Command::Reindex { batch } => {
+            let db = connect(&config).await?;
+            apply_migrations(&db).await?;
+            reindex(&db, &segmenter(&config)?, batch).await
         }
         Command::Serve { demo } => serve(config, demo).await,
         Command::User(UserCommand::Create { username, role }) => {
@@ -126,9 +136,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             };
             let db = connect(&config).await?;
-            Migrator::up(&db, None)
-                .await
-                .context("applying migrations")?;
+            migrate(&db, &config).await?;
             let user = users::create(&db, &username, &password, role.into(), SystemClock.now())
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot create the user: {e}"))?;
@@ -166,9 +174,56 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn seed(db: &DatabaseConnection) -> anyhow::Result<()> {
+/// The segmenter: jieba's dictionary, ours, and the site's (`NEWSROOM_SEARCH_DICT`) when set.
+/// Loading them takes a moment, so this runs once per process.
+pub fn segmenter(config: &Config) -> anyhow::Result<Segmenter> {
+    let extra = config
+        .search_dict
+        .as_ref()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading NEWSROOM_SEARCH_DICT ({})", path.display()))
+        })
+        .transpose()?;
+    Segmenter::new(extra.as_deref()).context("loading NEWSROOM_SEARCH_DICT")
+}
+
+/// Applies pending migrations. When that leaves an empty search index beside articles (the index
+/// was just created for a database that had content), builds it, so search works after an
+/// upgrade without another step.
+async fn migrate(db: &DatabaseConnection, config: &Config) -> anyhow::Result<()> {
+    apply_migrations(db).await?;
+    if search::index::needs_rebuild(db).await? {
+        tracing::info!("the search index is empty: building it from the articles");
+        reindex(db, &segmenter(config)?, 500).await?;
+    }
+    Ok(())
+}
+
+async fn apply_migrations(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await.context("applying migrations")
+}
+
+/// Rebuilds the search index, reporting progress on standard error.
+async fn reindex(db: &DatabaseConnection, segmenter: &Segmenter, batch: u64) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let done = search::rebuild(db, segmenter, batch, |done, total| {
+        eprintln!("reindexed {done}/{total}");
+    })
+    .await
+    .context("rebuilding the search index")?;
+    eprintln!(
+        "reindexed {done} articles in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn seed(db: &DatabaseConnection, segmenter: &Segmenter) -> anyhow::Result<()> {
     let txn = db.begin().await?;
-    let report = demo::seed(&txn).await.context("loading the demo content")?;
+    let report = demo::seed(&txn, segmenter)
+        .await
+        .context("loading the demo content")?;
     let recent = demo::seed_recent_views(&txn, SystemClock.now())
         .await
         .context("loading the demo's recent views")?;
@@ -188,13 +243,10 @@ fn role_name(role: Role) -> &'static str {
 async fn serve(config: Config, load_demo: bool) -> anyhow::Result<()> {
     // Keys first: a missing secret in production should stop the start before anything else.
     let auth = AuthKeys::from_config(&config)?;
+    let segmenter = segmenter(&config)?;
     let db = connect(&config).await?;
     match config.env {
-        Environment::Development => {
-            Migrator::up(&db, None)
-                .await
-                .context("applying migrations")?;
-        }
+        Environment::Development => migrate(&db, &config).await?,
         Environment::Production => {
             let pending = Migrator::get_pending_migrations(&db).await?.len();
             if pending > 0 {
@@ -205,9 +257,9 @@ async fn serve(config: Config, load_demo: bool) -> anyhow::Result<()> {
         }
     }
     if load_demo && demo::is_empty(&db).await? {
-        seed(&db).await?;
+        seed(&db, &segmenter).await?;
     }
-    let app = Application::build(&config, auth, db, Arc::new(SystemClock))
+    let app = Application::build(&config, auth, db, Arc::new(SystemClock), segmenter)
         .await
         .with_context(|| format!("listening on NEWSROOM_BIND ({})", config.bind))?;
     let base = format!("http://{}:{}", config.bind.ip(), app.port());

@@ -90,6 +90,9 @@ pub struct Config {
     /// `NEWSROOM_PARTNER_RATE_LIMIT`: requests a minute a partner's token may make, unless the
     /// token was issued with its own limit.
     pub partner_rate_limit: u32,
+    /// `NEWSROOM_SEARCH_DICT`: a jieba user dictionary of the site's own words, added to the one
+    /// built in. Changing it calls for `newsroom reindex`.
+    pub search_dict: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -118,6 +121,7 @@ impl Default for Config {
             ranking_refresh_secs: 5,
             redis_prefix: "newsroom".into(),
             partner_rate_limit: 600,
+            search_dict: None,
         }
     }
 }
@@ -202,6 +206,14 @@ impl Config {
         {
             return invalid("REDIS_URL must start with `redis://` or `rediss://`");
         }
+        if let Some(path) = &self.search_dict
+            && !path.is_file()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "NEWSROOM_SEARCH_DICT: {} is not a file",
+                path.display()
+            )));
+        }
         Ok(())
     }
 }
@@ -269,6 +281,10 @@ mod tests {
         assert!(err.contains("DATABASE_URL"), "{err}");
         let err = with("redis_url", "http://x").unwrap_err().to_string();
         assert!(err.contains("REDIS_URL"), "{err}");
+        let err = with("search_dict", "/nonexistent/dict.txt")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("NEWSROOM_SEARCH_DICT"), "{err}");
     }
 
     #[test]

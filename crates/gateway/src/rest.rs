@@ -1,11 +1,17 @@
-//! The JSON REST API under `/api/v1`: the view beacon and the click ranking so far.
+//! The JSON REST API under `/api/v1`: the view beacon, the click ranking and search.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use newsroom_domain::{Error as DomainError, views::RankingWindow};
+use chrono::{DateTime, Utc};
+use newsroom_domain::{
+    Error as DomainError,
+    articles::ArticleFilter,
+    entities::ArticleKind,
+    pagination::{Cursor, PageRequest, TimeCursor},
+    search::{self, Highlight, HitCursor, SearchQuery},
+    views::RankingWindow,
+};
 use serde::Deserialize;
 use serde_json::json;
-
-use newsroom_domain::pagination::{Cursor, TimeCursor};
 
 use crate::{
     app::{AppState, user_agent},
@@ -20,7 +26,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .route("/articles/{id}/views", web::post().to(record_view))
             .route("/rankings", web::get().to(rankings))
-            .route("/changes", web::get().to(changes)),
+            .route("/changes", web::get().to(changes))
+            .route("/search", web::get().to(search_articles)),
     );
 }
 
@@ -32,6 +39,31 @@ fn error(
 ) -> HttpResponse {
     HttpResponse::build(status)
         .json(json!({ "error": { "code": code, "message": message.into() } }))
+}
+
+/// A 400 for a bad query parameter, naming it.
+fn bad_parameter(name: &str, message: impl std::fmt::Display) -> HttpResponse {
+    HttpResponse::BadRequest().json(json!({
+        "error": { "code": "BAD_USER_INPUT", "field": name, "message": format!("`{name}` {message}") }
+    }))
+}
+
+/// A domain error as a REST error: validation names the query parameter (the domain's `query`
+/// is `q` here, and `filter.channel` is `channel`).
+fn from_domain(err: DomainError) -> HttpResponse {
+    match err {
+        DomainError::Validation { field, message } => {
+            let field = match field.as_str() {
+                "query" => "q",
+                other => other.strip_prefix("filter.").unwrap_or(other),
+            };
+            bad_parameter(field, message)
+        }
+        DomainError::Forbidden(message) => {
+            error(actix_web::http::StatusCode::FORBIDDEN, "FORBIDDEN", message)
+        }
+        other => internal(other),
+    }
 }
 
 fn internal(err: impl std::fmt::Display) -> HttpResponse {
@@ -291,5 +323,133 @@ async fn changes(
         "items": items,
         "next": page.next.map(|c| c.encode()),
         "hasMore": page.has_more,
+    }))
+}
+
+/// Query parameters of `GET /api/v1/search`: the query, the page, the filters `articles` takes,
+/// and the snippet's markers.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchParams {
+    q: Option<String>,
+    first: Option<String>,
+    after: Option<String>,
+    channel: Option<String>,
+    tag: Option<String>,
+    source: Option<String>,
+    kind: Option<String>,
+    published_after: Option<String>,
+    published_before: Option<String>,
+    featured: Option<String>,
+    recommended: Option<String>,
+    highlight_start: Option<String>,
+    highlight_end: Option<String>,
+}
+
+impl SearchParams {
+    /// The filter the parameters name; a bad one is a validation error naming it.
+    fn filter(&self) -> Result<ArticleFilter, DomainError> {
+        let time = |name: &str, raw: &Option<String>| {
+            raw.as_deref()
+                .map(|v| {
+                    DateTime::parse_from_rfc3339(v)
+                        .map(|t| t.with_timezone(&Utc))
+                        .map_err(|_| DomainError::validation(name, "must be an RFC 3339 time"))
+                })
+                .transpose()
+        };
+        let flag = |name: &str, raw: &Option<String>| match raw.as_deref() {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(_) => Err(DomainError::validation(name, "must be true or false")),
+        };
+        let kind = match self.kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None => None,
+            Some("original") => Some(ArticleKind::Original),
+            Some("reprint") => Some(ArticleKind::Reprint),
+            Some("sponsored") => Some(ArticleKind::Sponsored),
+            Some(_) => {
+                return Err(DomainError::validation(
+                    "kind",
+                    "must be original, reprint or sponsored",
+                ));
+            }
+        };
+        Ok(ArticleFilter {
+            channel: self.channel.clone(),
+            tag: self.tag.clone(),
+            source: self.source.clone(),
+            kind,
+            published_after: time("publishedAfter", &self.published_after)?,
+            published_before: time("publishedBefore", &self.published_before)?,
+            featured: flag("featured", &self.featured)?,
+            recommended: flag("recommended", &self.recommended)?,
+            statuses: None,
+        })
+    }
+}
+
+/// `GET /api/v1/search?q=...`: full-text search, as the GraphQL `search` field. Each item has the
+/// article, its score and an HTML snippet; `nextCursor` goes in `after` for the next page.
+async fn search_articles(
+    state: web::Data<AppState>,
+    params: web::Query<SearchParams>,
+) -> HttpResponse {
+    match search_page(&state, &params).await {
+        Ok(body) => HttpResponse::Ok().json(body),
+        Err(e) => from_domain(e),
+    }
+}
+
+async fn search_page(
+    state: &AppState,
+    params: &SearchParams,
+) -> Result<serde_json::Value, DomainError> {
+    let first = params
+        .first
+        .as_deref()
+        .map(|n| {
+            n.parse::<i32>().map_err(|_| {
+                DomainError::validation("first", "must be a whole number from 0 to 100")
+            })
+        })
+        .transpose()?;
+    let page = PageRequest::<HitCursor>::from_relay(first, params.after.as_deref(), None, None)?;
+    let query = SearchQuery::parse(&state.segmenter, params.q.as_deref().unwrap_or_default())?;
+    let filter = params.filter()?;
+    let highlight = Highlight::new(
+        params.highlight_start.as_deref().unwrap_or("<mark>"),
+        params.highlight_end.as_deref().unwrap_or("</mark>"),
+    )?;
+    let hits = search::search(&state.db, state.clock.now(), &query, &filter, &page).await?;
+    let next_cursor = hits
+        .has_next
+        .then(|| hits.items.last().map(|h| h.cursor(&query).encode()))
+        .flatten();
+    let items: Vec<_> = hits
+        .items
+        .iter()
+        .map(|hit| {
+            let a = &hit.article;
+            json!({
+                "cursor": hit.cursor(&query).encode(),
+                "score": hit.score,
+                "snippet": search::snippet(&state.segmenter, a, query.words(), &highlight),
+                "article": {
+                    "id": ids::encode(Kind::Article, a.id).0,
+                    "slug": a.slug,
+                    "title": a.title,
+                    "lead": a.lead,
+                    "publishedAt": a.published_at,
+                }
+            })
+        })
+        .collect();
+    Ok(json!({
+        "query": params.q,
+        "items": items,
+        "hasNextPage": hits.has_next,
+        "nextCursor": next_cursor,
     }))
 }

@@ -1,5 +1,5 @@
-//! The `newsroom` binary as an operator runs it: start-up refusals that name the setting, and
-//! `user create` reading the password from standard input.
+//! The `newsroom` binary as an operator runs it: start-up refusals that name the setting,
+//! `user create` reading the password from standard input, and rebuilding the search index.
 
 #![expect(
     clippy::unwrap_used,
@@ -12,7 +12,14 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use newsroom_domain::{db, entities::Role, users};
+use newsroom_domain::{
+    db,
+    entities::Role,
+    pagination::PageRequest,
+    search::{self, SearchQuery, Segmenter},
+    users,
+};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 struct TempDir(PathBuf);
 
@@ -201,4 +208,85 @@ fn schema_prints_the_checked_in_sdl() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema.graphql"))
             .unwrap();
     assert_eq!(String::from_utf8_lossy(&output.stdout), checked_in);
+}
+
+/// The slugs the search for `q` finds first.
+async fn search_slugs(conn: &DatabaseConnection, q: &str) -> Vec<String> {
+    let segmenter = Segmenter::new(None).unwrap();
+    let query = SearchQuery::parse(&segmenter, q).unwrap();
+    let now = chrono::Utc::now();
+    search::search(
+        conn,
+        now,
+        &query,
+        &Default::default(),
+        &PageRequest::first(5),
+    )
+    .await
+    .unwrap()
+    .items
+    .into_iter()
+    .map(|hit| hit.article.slug)
+    .collect()
+}
+
+async fn empty_the_index(conn: &DatabaseConnection) {
+    conn.execute_unprepared("DELETE FROM article_search")
+        .await
+        .unwrap();
+    conn.execute_unprepared("DELETE FROM article_search_rank")
+        .await
+        .unwrap();
+}
+
+#[test]
+fn reindex_rebuilds_the_search_index_in_batches_with_progress() {
+    let dir = TempDir::new();
+    let url = dir.database_url();
+    let env = [("DATABASE_URL", url.as_str())];
+    let seeded = newsroom(&["seed-demo"], &env, None);
+    assert!(seeded.status.success(), "{}", stderr(&seeded));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let conn = runtime.block_on(db::connect(&url, 1)).unwrap();
+    let seed = "nanchang-kaifaqu-2020-ganbu-dahui";
+    assert_eq!(runtime.block_on(search_slugs(&conn, "双过半"))[0], seed);
+
+    // An index emptied (or never built, as after upgrading to it) is rebuilt by `migrate`.
+    runtime.block_on(empty_the_index(&conn));
+    assert!(runtime.block_on(search_slugs(&conn, "双过半")).is_empty());
+    let migrated = newsroom(&["migrate"], &env, None);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    assert_eq!(runtime.block_on(search_slugs(&conn, "双过半"))[0], seed);
+
+    // `reindex` rebuilds it batch by batch, saying how far it got.
+    runtime.block_on(empty_the_index(&conn));
+    let reindexed = newsroom(&["reindex", "--batch", "100"], &env, None);
+    assert!(reindexed.status.success(), "{}", stderr(&reindexed));
+    let progress: Vec<String> = stderr(&reindexed)
+        .lines()
+        .filter(|l| l.starts_with("reindexed "))
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        progress[..4],
+        [
+            "reindexed 100/301",
+            "reindexed 200/301",
+            "reindexed 300/301",
+            "reindexed 301/301"
+        ]
+    );
+    assert!(
+        progress[4].starts_with("reindexed 301 articles in "),
+        "{progress:?}"
+    );
+    assert_eq!(runtime.block_on(search_slugs(&conn, "双过半"))[0], seed);
+
+    // Running it again changes nothing a reader sees; a batch of 0 is refused.
+    let again = newsroom(&["reindex"], &env, None);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(runtime.block_on(search_slugs(&conn, "双过半"))[0], seed);
+    let zero = newsroom(&["reindex", "--batch", "0"], &env, None);
+    assert!(!zero.status.success());
+    assert!(stderr(&zero).contains("--batch"), "{}", stderr(&zero));
 }

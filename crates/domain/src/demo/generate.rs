@@ -210,8 +210,10 @@ const PARKS: Theme = Theme {
     ],
     events: &[
         "召开重大项目推进会",
-        "主要经济指标实现“双过半”",
-        "获评省级数字经济创新发展试验基地",
+        // Not the seed article's own headline phrases (双过半, 数字经济创新发展试验基地, 招商引资):
+        // a reader searching for those should find the one real article about them first.
+        "上半年主要经济指标稳中有进",
+        "获评省级智慧园区示范单位",
         "出台支持人才创新创业若干措施",
         "集中开工一批重点产业项目",
         "营商环境评价位居全省前列",
@@ -257,7 +259,7 @@ const INVESTMENT: Theme = Theme {
         "举办数字经济产业招商推介会",
         "与粤港澳大湾区企业签署合作协议",
         "智能家电产业基地引进配套企业12家",
-        "出台招商引资奖励办法",
+        "出台产业链精准招商扶持政策",
         "外资项目实现“云签约”",
         "总部经济项目集中签约",
         "组建专业化招商队伍",

@@ -1,19 +1,40 @@
 //! Editing the reference data: sources, tags, channels, pages and site settings. Slugs are
 //! checked and unique; a row that articles still use cannot be deleted (a conflict naming why),
-//! and a channel cannot become its own ancestor.
+//! and a channel cannot become its own ancestor. Articles are found by their tags' and source's
+//! names, so renaming a tag or source, or deleting a tag, rewrites the search index rows of the
+//! articles concerned in the same transaction.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, TransactionSession, TransactionTrait, TryIntoModel, sea_query::OnConflict,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    TransactionSession, TransactionTrait, TryIntoModel,
+    sea_query::{OnConflict, Query},
 };
 
 use super::checks;
 use crate::{
-    entities::{BodyFormat, License, article, channel, page, site_setting, source, tag},
+    entities::{
+        BodyFormat, License, article, article_tag, channel, page, site_setting, source, tag,
+    },
     error::{Error, Result},
+    search::{Segmenter, index::reindex_where},
     site::keys,
 };
+
+/// The articles tagged `tag_id`.
+fn tagged(tag_id: i64) -> Condition {
+    Condition::all().add(
+        article::Column::Id.in_subquery(
+            Query::select()
+                .column(article_tag::Column::ArticleId)
+                .from(article_tag::Entity)
+                .and_where(article_tag::Column::TagId.eq(tag_id))
+                .to_owned(),
+        ),
+    )
+}
 
 fn unique_slug_clash(err: sea_orm::DbErr) -> Error {
     Error::unique_or_database(err, "slug", "is taken")
@@ -79,6 +100,7 @@ fn check_source(input: &SourceInput) -> Result<SourceInput> {
 /// Creates a source, or replaces every field of the source `id`.
 pub async fn save_source<C: ConnectionTrait + TransactionTrait>(
     db: &C,
+    segmenter: &Segmenter,
     id: Option<i64>,
     input: SourceInput,
     now: DateTime<Utc>,
@@ -98,6 +120,7 @@ pub async fn save_source<C: ConnectionTrait + TransactionTrait>(
     let reach_changed = before.as_ref().is_some_and(|b| {
         b.license != input.license || b.syndication_allowed != input.syndication_allowed
     });
+    let renamed = before.as_ref().is_some_and(|b| b.name != input.name);
     let mut row = match before {
         Some(before) => before.into(),
         None => source::ActiveModel {
@@ -122,6 +145,10 @@ pub async fn save_source<C: ConnectionTrait + TransactionTrait>(
         .map_err(Error::Database)?;
     if reach_changed {
         crate::changes::record_source_change(&txn, saved.id, now).await?;
+    }
+    if renamed {
+        let named = Condition::all().add(article::Column::SourceId.eq(saved.id));
+        reindex_where(&txn, segmenter, named).await?;
     }
     txn.commit().await?;
     Ok(saved)
@@ -149,8 +176,9 @@ pub async fn delete_source<C: ConnectionTrait>(db: &C, id: i64) -> Result<()> {
 }
 
 /// Creates a tag, or renames the tag `id`.
-pub async fn save_tag<C: ConnectionTrait>(
+pub async fn save_tag<C: ConnectionTrait + TransactionTrait>(
     db: &C,
+    segmenter: &Segmenter,
     id: Option<i64>,
     slug: &str,
     name: &str,
@@ -158,12 +186,17 @@ pub async fn save_tag<C: ConnectionTrait>(
 ) -> Result<tag::Model> {
     checks::slug("slug", slug, 64)?;
     let name = checks::required_text("name", name, 64)?;
+    let txn = crate::db::begin_write(db).await?;
+    let mut renamed = false;
     let mut row = match id {
-        Some(id) => tag::Entity::find_by_id(id)
-            .one(db)
-            .await?
-            .ok_or(Error::NotFound { entity: "tag" })?
-            .into(),
+        Some(id) => {
+            let current = tag::Entity::find_by_id(id)
+                .one(&txn)
+                .await?
+                .ok_or(Error::NotFound { entity: "tag" })?;
+            renamed = current.name != name;
+            current.into()
+        }
         None => tag::ActiveModel {
             created_at: Set(now),
             ..Default::default()
@@ -171,19 +204,42 @@ pub async fn save_tag<C: ConnectionTrait>(
     };
     row.slug = Set(slug.to_owned());
     row.name = Set(name);
-    row.save(db)
+    let saved = row
+        .save(&txn)
         .await
         .map_err(unique_slug_clash)?
         .try_into_model()
-        .map_err(Error::Database)
+        .map_err(Error::Database)?;
+    if renamed {
+        reindex_where(&txn, segmenter, tagged(saved.id)).await?;
+    }
+    txn.commit().await?;
+    Ok(saved)
 }
 
-/// Deletes a tag; articles simply lose it.
-pub async fn delete_tag<C: ConnectionTrait>(db: &C, id: i64) -> Result<()> {
-    let gone = tag::Entity::delete_by_id(id).exec(db).await?;
+/// Deletes a tag; articles simply lose it (and are no longer found by its name).
+pub async fn delete_tag<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    segmenter: &Segmenter,
+    id: i64,
+) -> Result<()> {
+    let txn = crate::db::begin_write(db).await?;
+    let articles: Vec<i64> = article::Entity::find()
+        .select_only()
+        .column(article::Column::Id)
+        .filter(tagged(id))
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    let gone = tag::Entity::delete_by_id(id).exec(&txn).await?;
     if gone.rows_affected == 0 {
         return Err(Error::NotFound { entity: "tag" });
     }
+    if !articles.is_empty() {
+        let lost = Condition::all().add(article::Column::Id.is_in(articles));
+        reindex_where(&txn, segmenter, lost).await?;
+    }
+    txn.commit().await?;
     Ok(())
 }
 

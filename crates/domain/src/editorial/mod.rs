@@ -28,6 +28,7 @@ use crate::{
         source, tag, user,
     },
     error::{Error, Result},
+    search::Segmenter,
 };
 
 /// Who is saving; recorded with every revision.
@@ -438,6 +439,7 @@ async fn record_revision<C: ConnectionTrait>(
 /// Creates a draft. Its first revision is version 1.
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
     db: &C,
+    segmenter: &Segmenter,
     actor: Actor,
     now: DateTime<Utc>,
     new: NewArticle,
@@ -475,6 +477,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     let saved = row.insert(&txn).await.map_err(slug_clash)?;
     replace_tags(&txn, saved.id, &resolved.tag_ids).await?;
     record_revision(&txn, saved.id, 1, &resolved.snapshot, actor, now).await?;
+    crate::search::index_articles(&txn, segmenter, std::slice::from_ref(&saved)).await?;
     txn.commit().await?;
     Ok(saved)
 }
@@ -544,9 +547,11 @@ fn stale(based_on: i32, now_at: i32) -> Error {
     ))
 }
 
-/// Saves `next` over the article at `version` as version + 1, with its revision.
+/// Saves `next` over the article at `version` as version + 1, with its revision, and brings its
+/// search index rows in line (in the index while published or scheduled, out of it otherwise).
 async fn save<C: ConnectionTrait>(
     db: &C,
+    segmenter: &Segmenter,
     actor: Actor,
     now: DateTime<Utc>,
     current: &article::Model,
@@ -592,12 +597,14 @@ async fn save<C: ConnectionTrait>(
         .await?
         .ok_or(Error::NotFound { entity: "article" })?;
     crate::changes::record(db, Some(current), &saved, now).await?;
+    crate::search::index_articles(db, segmenter, std::slice::from_ref(&saved)).await?;
     Ok(saved)
 }
 
 /// Applies `patch` to the article at `version`.
 pub async fn update<C: ConnectionTrait + TransactionTrait>(
     db: &C,
+    segmenter: &Segmenter,
     actor: Actor,
     now: DateTime<Utc>,
     id: i64,
@@ -609,7 +616,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     let before = snapshot_of(&txn, &current).await?;
     let tags_changed = patch.tags.as_ref().is_some_and(|t| *t != before.tags);
     let next = patch.apply(before);
-    let saved = save(&txn, actor, now, &current, next, tags_changed).await?;
+    let saved = save(&txn, segmenter, actor, now, &current, next, tags_changed).await?;
     txn.commit().await?;
     Ok(saved)
 }
@@ -630,6 +637,7 @@ pub enum Transition {
 /// Moves the article at `version` through `transition`.
 pub async fn transition<C: ConnectionTrait + TransactionTrait>(
     db: &C,
+    segmenter: &Segmenter,
     actor: Actor,
     now: DateTime<Utc>,
     id: i64,
@@ -667,7 +675,7 @@ pub async fn transition<C: ConnectionTrait + TransactionTrait>(
         Transition::Unpublish => next.status = ArticleStatus::Draft,
         Transition::Archive => next.status = ArticleStatus::Archived,
     }
-    let saved = save(&txn, actor, now, &current, next, false).await?;
+    let saved = save(&txn, segmenter, actor, now, &current, next, false).await?;
     txn.commit().await?;
     Ok(saved)
 }
@@ -677,6 +685,7 @@ pub async fn transition<C: ConnectionTrait + TransactionTrait>(
 /// can no longer change status; the revision records who did it.
 pub(crate) async fn take_down<C: ConnectionTrait>(
     txn: &C,
+    segmenter: &Segmenter,
     actor: Actor,
     now: DateTime<Utc>,
     id: i64,
@@ -690,7 +699,7 @@ pub(crate) async fn take_down<C: ConnectionTrait>(
     }
     let mut next = snapshot_of(txn, &current).await?;
     next.status = ArticleStatus::TakenDown;
-    save(txn, actor, now, &current, next, false).await
+    save(txn, segmenter, actor, now, &current, next, false).await
 }
 
 /// Deletes the article at `version`, with its tags and revisions.
@@ -718,6 +727,7 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
 /// Restores the content of revision `revision` (not its status or publish time) as a new version.
 pub async fn restore<C: ConnectionTrait + TransactionTrait>(
     db: &C,
+    segmenter: &Segmenter,
     actor: Actor,
     now: DateTime<Utc>,
     id: i64,
@@ -746,7 +756,7 @@ pub async fn restore<C: ConnectionTrait + TransactionTrait>(
         published_at: before.published_at,
         ..old
     };
-    let saved = save(&txn, actor, now, &current, next, tags_changed).await?;
+    let saved = save(&txn, segmenter, actor, now, &current, next, tags_changed).await?;
     txn.commit().await?;
     Ok(saved)
 }

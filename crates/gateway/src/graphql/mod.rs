@@ -7,6 +7,7 @@ pub mod ids;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
+pub mod search;
 pub mod types;
 
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};

@@ -15,6 +15,7 @@ use newsroom_domain::{
         },
     },
     entities::{ArticleKind as DomainKind, BodyFormat as DomainFormat},
+    search::Segmenter,
     site::SiteSettings,
     takedowns::{self, NewTakedown},
     tokens,
@@ -43,6 +44,8 @@ pub struct Services {
     pub login_failure_delay: Duration,
     /// Counts views and serves rankings.
     pub views: Arc<crate::views::ViewService>,
+    /// Cuts articles and queries into words for the search index.
+    pub segmenter: Segmenter,
 }
 
 /// The root of every write.
@@ -56,6 +59,11 @@ fn actor(ctx: &Context<'_>) -> async_graphql::Result<Actor> {
             "sign in first: this needs a token",
         )),
     }
+}
+
+/// The segmenter every write that changes what search finds hands to the domain.
+pub fn segmenter<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Segmenter> {
+    Ok(&ctx.data::<Services>()?.segmenter)
 }
 
 fn article_id(id: &ID) -> async_graphql::Result<i64> {
@@ -363,9 +371,17 @@ impl Mutation {
         let id = ids::expect(Kind::TakedownRequest, &id, "id")?;
         let actor = actor(ctx)?;
         let req = request(ctx)?;
-        let saved = takedowns::resolve(&req.db, actor, req.now, id, accept, note.as_deref())
-            .await
-            .gql()?;
+        let saved = takedowns::resolve(
+            &req.db,
+            segmenter(ctx)?,
+            actor,
+            req.now,
+            id,
+            accept,
+            note.as_deref(),
+        )
+        .await
+        .gql()?;
         Ok(TakedownRequest(saved))
     }
 
@@ -436,7 +452,7 @@ impl Mutation {
             tags: input.tags,
         };
         Ok(Article(
-            editorial::create(&req.db, actor(ctx)?, req.now, new)
+            editorial::create(&req.db, segmenter(ctx)?, actor(ctx)?, req.now, new)
                 .await
                 .gql()?,
         ))
@@ -472,6 +488,7 @@ impl Mutation {
         };
         let saved = editorial::update(
             &req.db,
+            segmenter(ctx)?,
             actor(ctx)?,
             req.now,
             article_id(&id)?,
@@ -499,6 +516,7 @@ impl Mutation {
         };
         let saved = editorial::update(
             &req.db,
+            segmenter(ctx)?,
             actor(ctx)?,
             req.now,
             article_id(&id)?,
@@ -583,6 +601,7 @@ impl Mutation {
         let req = request(ctx)?;
         let saved = editorial::restore(
             &req.db,
+            segmenter(ctx)?,
             actor(ctx)?,
             req.now,
             article_id(&id)?,
@@ -603,7 +622,7 @@ impl Mutation {
     ) -> async_graphql::Result<Source> {
         let req = request(ctx)?;
         Ok(Source(
-            edit::save_source(&req.db, None, input.into(), req.now)
+            edit::save_source(&req.db, segmenter(ctx)?, None, input.into(), req.now)
                 .await
                 .gql()?,
         ))
@@ -620,7 +639,7 @@ impl Mutation {
         let req = request(ctx)?;
         let id = ids::expect(Kind::Source, &id, "id")?;
         Ok(Source(
-            edit::save_source(&req.db, Some(id), input.into(), req.now)
+            edit::save_source(&req.db, segmenter(ctx)?, Some(id), input.into(), req.now)
                 .await
                 .gql()?,
         ))
@@ -645,9 +664,16 @@ impl Mutation {
         name: String,
     ) -> async_graphql::Result<Tag> {
         let req = request(ctx)?;
-        Ok(Tag(edit::save_tag(&req.db, None, &slug, &name, req.now)
-            .await
-            .gql()?))
+        Ok(Tag(edit::save_tag(
+            &req.db,
+            segmenter(ctx)?,
+            None,
+            &slug,
+            &name,
+            req.now,
+        )
+        .await
+        .gql()?))
     }
 
     /// Changes a tag's slug and name.
@@ -663,6 +689,7 @@ impl Mutation {
         let id = ids::expect(Kind::Tag, &id, "id")?;
         Ok(Tag(edit::save_tag(
             &req.db,
+            segmenter(ctx)?,
             Some(id),
             &slug,
             &name,
@@ -676,7 +703,7 @@ impl Mutation {
     #[graphql(guard = "RoleGuard::Editor")]
     async fn delete_tag(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let req = request(ctx)?;
-        edit::delete_tag(&req.db, ids::expect(Kind::Tag, &id, "id")?)
+        edit::delete_tag(&req.db, segmenter(ctx)?, ids::expect(Kind::Tag, &id, "id")?)
             .await
             .gql()?;
         Ok(id)
@@ -858,8 +885,16 @@ async fn transition(
     to: Transition,
 ) -> async_graphql::Result<Article> {
     let req = request(ctx)?;
-    let saved = editorial::transition(&req.db, actor(ctx)?, req.now, article_id(id)?, version, to)
-        .await
-        .gql()?;
+    let saved = editorial::transition(
+        &req.db,
+        segmenter(ctx)?,
+        actor(ctx)?,
+        req.now,
+        article_id(id)?,
+        version,
+        to,
+    )
+    .await
+    .gql()?;
     Ok(Article(saved))
 }

@@ -1,5 +1,7 @@
 //! The read side of the schema: the portal's boxes, each one query.
 
+use std::sync::Arc;
+
 use async_graphql::{
     Context, Enum, ID, InputObject, Object,
     connection::{Connection, Edge},
@@ -13,6 +15,7 @@ use newsroom_domain::{
     catalog,
     entities::{ArticleKind as DomainKind, ArticleStatus as DomainStatus},
     pagination::{Cursor, PageRequest, SlugCursor, TimeCursor},
+    search::{self, HitCursor, SearchQuery},
     site::SiteSettings,
     takedowns, tokens,
 };
@@ -21,6 +24,7 @@ use super::{
     errors::{GqlResultExt, bad_input, from_domain},
     guards::RoleGuard,
     ids::{self, Kind},
+    search::{SearchConnectionFields, SearchHit},
     types::{
         ApiToken, Article, ArticleKind, ArticleStatus, Channel, Node, Page, RankedArticle,
         RankingWindow, Site, Source, Tag, TakedownRequest, TakedownStatus, User, list_size,
@@ -110,6 +114,9 @@ impl ArticleConnectionFields {
 
 /// A page of articles.
 pub type ArticleConnection = Connection<String, Article, ArticleConnectionFields>;
+
+/// A page of search hits.
+pub type SearchConnection = Connection<String, SearchHit, SearchConnectionFields>;
 
 fn page_request<C: Cursor>(
     first: Option<i32>,
@@ -354,6 +361,60 @@ impl Query {
                 .into_iter()
                 .map(|a| Edge::new(articles::cursor_of(&a).encode(), Article(a))),
         );
+        Ok(connection)
+    }
+
+    /// Full-text search over visible articles, best match first: every word of `query` must
+    /// occur in the title, lead, tags, source name or body. Chinese is cut into words (搜索
+    /// 数字经济 finds 数字经济, not every 数 or 字); ASCII case and full-width forms do not matter;
+    /// quotes and operators are plain text. Title matches rank above lead and tag matches, those
+    /// above body matches; then newer first. `query` must hold 1 to 100 characters; `filter` is
+    /// the one `articles` takes (statuses excepted: search shows only what readers see).
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn search(
+        &self,
+        ctx: &Context<'_>,
+        query: String,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<ArticleFilterInput>,
+    ) -> async_graphql::Result<SearchConnection> {
+        let page = page_request::<HitCursor>(first, after, None, None)?;
+        let services = ctx.data::<super::Services>()?;
+        let query = Arc::new(SearchQuery::parse(&services.segmenter, &query).gql()?);
+        let filter: ArticleFilter = filter.unwrap_or_default().into();
+        let req = request(ctx)?;
+        let hits = search::search(&req.db, req.now, &query, &filter, &page)
+            .await
+            .gql()?;
+        let rows: Vec<_> = hits.items.iter().map(|h| h.article.clone()).collect();
+        let look = ctx.look_ahead();
+        req.prime(
+            &rows,
+            &[
+                look.field("edges").field("node").field("article"),
+                look.field("nodes").field("article"),
+            ],
+        )
+        .await
+        .gql()?;
+        let mut connection = Connection::with_additional_fields(
+            hits.has_previous,
+            hits.has_next,
+            SearchConnectionFields {
+                query: query.clone(),
+                filter,
+            },
+        );
+        connection.edges.extend(hits.items.into_iter().map(|hit| {
+            Edge::new(
+                hit.cursor(&query).encode(),
+                SearchHit {
+                    hit,
+                    query: query.clone(),
+                },
+            )
+        }));
         Ok(connection)
     }
 

@@ -1,0 +1,703 @@
+//! Search end to end: the labelled set, what character-level search gets wrong, the index
+//! following every publishing step, paging, REST, and bad input; on both backends.
+
+use std::collections::HashSet;
+
+use anyhow::{Context, ensure};
+use chrono::{DateTime, TimeDelta, Utc};
+use newsroom_domain::{
+    demo::SEED_ARTICLE_SLUG,
+    editorial::{self, Actor, NewArticle, Transition},
+    entities::{ArticleKind, ArticleStatus, BodyFormat, Role, article},
+};
+use newsroom_tests::{Backend, TestApp, on_both_backends, segmenter, test_now};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Statement,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    the_labelled_set_finds_what_readers_mean,
+    what_character_level_search_gets_wrong_comes_out_right,
+    every_publishing_step_shows_in_the_very_next_query,
+    pages_cover_every_hit_once_in_rank_order,
+    bad_input_is_named_and_operators_are_text,
+    the_rest_endpoint_serves_the_same_hits,
+    renaming_a_tag_or_source_is_searchable_at_once,
+);
+
+const SEARCH: &str =
+    "query($q: String!, $first: Int, $after: String, $filter: ArticleFilterInput) {
+    search(query: $q, first: $first, after: $after, filter: $filter) {
+        totalCount
+        edges { cursor node { score snippet article { slug title channel { slug } } } }
+        pageInfo { hasNextPage hasPreviousPage endCursor }
+    } }";
+
+/// The labelled set's file.
+#[derive(Debug, Deserialize)]
+struct Labelled {
+    article: Vec<Fixture>,
+    query: Vec<Judged>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Fixture {
+    slug: String,
+    published: DateTime<Utc>,
+    channel: String,
+    source: String,
+    kind: String,
+    tags: Vec<String>,
+    title: String,
+    lead: String,
+    body: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Judged {
+    q: String,
+    expect: Vec<String>,
+    #[serde(default)]
+    first: bool,
+    #[serde(default)]
+    absent: Vec<String>,
+}
+
+fn labelled() -> anyhow::Result<Labelled> {
+    let text = include_str!("../search/labelled.toml");
+    Ok(toml::from_str(text)?)
+}
+
+/// The demo, plus the labelled set's articles written and published through the editorial path
+/// (so they are indexed as any editor's article is).
+async fn app_with_labelled_articles(backend: Backend) -> anyhow::Result<(TestApp, Labelled)> {
+    let app = TestApp::with_demo(backend).await?;
+    let set = labelled()?;
+    let (editor, _) = app.user("labelled-set-editor", Role::Editor).await?;
+    let actor = Actor { user_id: editor.id };
+    let segmenter = segmenter()?;
+    for f in &set.article {
+        let kind = match f.kind.as_str() {
+            "reprint" => ArticleKind::Reprint,
+            _ => ArticleKind::Original,
+        };
+        let new = NewArticle {
+            title: f.title.clone(),
+            slug: Some(f.slug.clone()),
+            lead: Some(f.lead.clone()),
+            body: f.body.trim().to_owned(),
+            body_format: BodyFormat::Markdown,
+            cover_image: None,
+            author: None,
+            channel: f.channel.clone(),
+            source: Some(f.source.clone()),
+            original_url: (kind == ArticleKind::Reprint)
+                .then(|| format!("https://news.example.cn/{}.html", f.slug)),
+            kind,
+            featured: false,
+            recommended: false,
+            disclaimer: None,
+            tags: f.tags.clone(),
+        };
+        let draft = editorial::create(&app.db, &segmenter, actor, f.published, new).await?;
+        editorial::transition(
+            &app.db,
+            &segmenter,
+            actor,
+            f.published,
+            draft.id,
+            draft.version,
+            Transition::PublishNow,
+        )
+        .await?;
+    }
+    Ok((app, set))
+}
+
+/// The slugs of the first page of hits for `q`.
+async fn hits(app: &TestApp, q: &str) -> anyhow::Result<Vec<String>> {
+    let data = app.data(SEARCH, json!({ "q": q, "first": 20 })).await?;
+    Ok(edges(&data)?
+        .iter()
+        .filter_map(|e| e["node"]["article"]["slug"].as_str().map(String::from))
+        .collect())
+}
+
+fn edges(data: &Value) -> anyhow::Result<&Vec<Value>> {
+    data["search"]["edges"].as_array().context("edges")
+}
+
+async fn the_labelled_set_finds_what_readers_mean(backend: Backend) -> anyhow::Result<()> {
+    let (app, set) = app_with_labelled_articles(backend).await?;
+    ensure!(
+        set.query.len() >= 30,
+        "the labelled set needs 30 queries or more"
+    );
+    let mut precisions = Vec::new();
+    let mut failures = Vec::new();
+    for judged in &set.query {
+        let found = hits(&app, &judged.q).await?;
+        if judged.expect.is_empty() {
+            if !found.is_empty() {
+                failures.push(format!("{}: expected nothing, found {found:?}", judged.q));
+            }
+            continue;
+        }
+        let k = judged.expect.len().min(5);
+        let relevant = found[..k.min(found.len())]
+            .iter()
+            .filter(|slug| judged.expect.contains(slug))
+            .count();
+        precisions.push(relevant as f64 / k as f64);
+        for slug in &judged.expect {
+            if !found.contains(slug) {
+                failures.push(format!("{}: {slug} not found in {found:?}", judged.q));
+            }
+        }
+        if judged.first && found.first() != judged.expect.first() {
+            failures.push(format!(
+                "{}: {} is not first in {found:?}",
+                judged.q, judged.expect[0]
+            ));
+        }
+        for slug in &judged.absent {
+            if found.contains(slug) {
+                failures.push(format!("{}: {slug} must not be found", judged.q));
+            }
+        }
+    }
+    let precision = precisions.iter().sum::<f64>() / precisions.len() as f64;
+    eprintln!(
+        "{backend:?}: precision at 5 over {} queries: {precision:.3}",
+        precisions.len()
+    );
+    ensure!(failures.is_empty(), "{}", failures.join("\n"));
+    ensure!(precision >= 0.9, "precision at 5 is {precision:.3}");
+    Ok(())
+}
+
+async fn what_character_level_search_gets_wrong_comes_out_right(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let (app, _) = app_with_labelled_articles(backend).await?;
+    let like = |pattern: &str| {
+        let sql = format!(
+            "SELECT slug FROM articles WHERE title || COALESCE(lead, '') || body LIKE '%{pattern}%'"
+        );
+        let backend = app.db.get_database_backend();
+        let db = &app.db;
+        async move {
+            let rows = db
+                .query_all_raw(Statement::from_string(backend, sql))
+                .await?;
+            rows.iter()
+                .map(|r| r.try_get::<String>("", "slug"))
+                .collect::<Result<HashSet<_>, _>>()
+        }
+    };
+    // 南京市长江大桥 is 南京市 / 长江大桥: LIKE finds a mayor (市长) in it, search does not.
+    assert!(like("市长").await?.contains("set-bridge"));
+    let mayor = hits(&app, "市长").await?;
+    assert!(
+        mayor.contains(&"set-battery-signing".to_owned()),
+        "{mayor:?}"
+    );
+    assert!(!mayor.contains(&"set-bridge".to_owned()), "{mayor:?}");
+    // A word cut by a line break: LIKE misses it, search finds it and shows it whole.
+    assert!(!like("区块链").await?.contains("set-wrapped-lines"));
+    let data = app.data(SEARCH, json!({ "q": "区块链" })).await?;
+    let hit = &edges(&data)?[0]["node"];
+    assert_eq!(hit["article"]["slug"], "set-wrapped-lines");
+    let snippet = hit["snippet"].as_str().context("snippet")?;
+    assert!(snippet.contains("推动<mark>区块链</mark>技术"), "{snippet}");
+    // A two-character word inside a longer one is found by its part, and marked as a word.
+    let data = app.data(SEARCH, json!({ "q": "长江" })).await?;
+    let bridge = edges(&data)?
+        .iter()
+        .find(|e| e["node"]["article"]["slug"] == "set-bridge")
+        .context("the bridge by 长江")?;
+    let snippet = bridge["node"]["snippet"].as_str().context("snippet")?;
+    assert!(snippet.contains("南京市<mark>长江</mark>大桥"), "{snippet}");
+    // Markers are the caller's; the text around them is escaped.
+    let data = app
+        .data(
+            "{ search(query: \"市长\") { edges { node { snippet(highlightStart: \"[\", highlightEnd: \"]\") } } } }",
+            json!({}),
+        )
+        .await?;
+    let snippet = data["search"]["edges"][0]["node"]["snippet"]
+        .as_str()
+        .context("snippet")?;
+    assert!(
+        snippet.contains("[市长]") || snippet.contains("副[市长]"),
+        "{snippet}"
+    );
+    assert!(!snippet.contains("<mark>"), "{snippet}");
+    Ok(())
+}
+
+async fn every_publishing_step_shows_in_the_very_next_query(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let token = app.signed_in("search-editor", Role::Editor).await?;
+    let edit = |query: &'static str, vars: Value| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            let body = app.graphql_as(Some(&token), query, vars).await?;
+            ensure!(body.get("errors").is_none(), "{body}");
+            Ok::<Value, anyhow::Error>(body["data"].clone())
+        }
+    };
+    let created = edit(
+        "mutation { createArticle(input: { title: \"赣州稀土新材料产业园开园\", channel: \"parks\",
+            body: \"首批入驻的稀土永磁企业达到12家。\", tags: [\"industrial-park\"] }) { id version slug } }",
+        json!({}),
+    )
+    .await?;
+    let id = created["createArticle"]["id"].clone();
+    let found = |q: &'static str| {
+        let app = &app;
+        async move { hits(app, q).await }
+    };
+    let slug = created["createArticle"]["slug"]
+        .as_str()
+        .context("slug")?
+        .to_owned();
+    let only = vec![slug.clone()];
+    let version = |data: &Value, field: &str| data[field]["version"].clone();
+    assert!(found("稀土永磁").await?.is_empty(), "a draft was found");
+
+    let published = edit(
+        "mutation($id: ID!, $v: Int!) { publishArticle(id: $id, version: $v) { version } }",
+        json!({ "id": id, "v": version(&created, "createArticle") }),
+    )
+    .await?;
+    assert_eq!(found("稀土永磁").await?, only);
+    assert_eq!(
+        found("稀土 产业园区").await?,
+        only,
+        "not found by its tag's name"
+    );
+
+    // An edit changes what it is found by, at once.
+    let updated = edit(
+        "mutation($id: ID!, $v: Int!) { updateArticle(id: $id, version: $v, input: { body: \"首批入驻的钕铁硼磁材企业达到12家。\" }) { version } }",
+        json!({ "id": id, "v": version(&published, "publishArticle") }),
+    )
+    .await?;
+    assert!(found("稀土永磁").await?.is_empty());
+    assert_eq!(found("钕铁硼").await?, only);
+
+    let unpublished = edit(
+        "mutation($id: ID!, $v: Int!) { unpublishArticle(id: $id, version: $v) { version } }",
+        json!({ "id": id, "v": version(&updated, "updateArticle") }),
+    )
+    .await?;
+    assert!(found("钕铁硼").await?.is_empty(), "unpublished but found");
+
+    // Scheduled: not found before its time, found once the clock passes it, with no one acting.
+    let at = test_now() + TimeDelta::minutes(20);
+    let scheduled = edit(
+        "mutation($id: ID!, $v: Int!, $at: DateTime!) { scheduleArticle(id: $id, version: $v, at: $at) { version } }",
+        json!({ "id": id, "v": version(&unpublished, "unpublishArticle"), "at": at }),
+    )
+    .await?;
+    assert!(found("钕铁硼").await?.is_empty(), "found before its time");
+    app.clock.advance(TimeDelta::minutes(30));
+    assert_eq!(found("钕铁硼").await?, only);
+
+    let archived = edit(
+        "mutation($id: ID!, $v: Int!) { archiveArticle(id: $id, version: $v) { version } }",
+        json!({ "id": id, "v": version(&scheduled, "scheduleArticle") }),
+    )
+    .await?;
+    assert!(found("钕铁硼").await?.is_empty(), "archived but found");
+    edit(
+        "mutation($id: ID!, $v: Int!) { publishArticle(id: $id, version: $v) { version } }",
+        json!({ "id": id, "v": version(&archived, "archiveArticle") }),
+    )
+    .await?;
+    assert_eq!(found("钕铁硼").await?, only);
+
+    // A takedown. There is no takedown operation yet: the status is set on the row, as a
+    // takedown tool would, and the next query no longer finds the article.
+    let row = article::Entity::find()
+        .filter(article::Column::Slug.eq(&slug))
+        .one(&app.db)
+        .await?
+        .context("row")?;
+    let mut taken: article::ActiveModel = row.clone().into();
+    taken.status = Set(ArticleStatus::TakenDown);
+    taken.update(&app.db).await?;
+    assert!(found("钕铁硼").await?.is_empty(), "taken down but found");
+    // Through the domain's save path (what a takedown operation will use), its rows go too.
+    let segmenter = segmenter()?;
+    let taken_down = article::Entity::find_by_id(row.id)
+        .one(&app.db)
+        .await?
+        .context("row")?;
+    newsroom_domain::search::index_articles(&app.db, &segmenter, &[taken_down]).await?;
+    assert_eq!(index_rows(&app, row.id).await?, 0);
+
+    // Deleting removes the index rows with the article.
+    let mut back: article::ActiveModel = row.clone().into();
+    back.status = Set(ArticleStatus::Published);
+    back.update(&app.db).await?;
+    let back = article::Entity::find_by_id(row.id)
+        .one(&app.db)
+        .await?
+        .context("row")?;
+    newsroom_domain::search::index_articles(&app.db, &segmenter, std::slice::from_ref(&back))
+        .await?;
+    assert_eq!(index_rows(&app, row.id).await?, 1);
+    edit(
+        "mutation($id: ID!, $v: Int!) { deleteArticle(id: $id, version: $v) }",
+        json!({ "id": id, "v": back.version }),
+    )
+    .await?;
+    assert_eq!(index_rows(&app, row.id).await?, 0);
+    assert!(found("钕铁硼").await?.is_empty());
+    Ok(())
+}
+
+/// How many index rows article `id` has (on SQLite, in the matching table).
+async fn index_rows(app: &TestApp, id: i64) -> anyhow::Result<i64> {
+    let backend = app.db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Sqlite => {
+            format!("SELECT COUNT(*) AS n FROM article_search WHERE rowid = {id}")
+        }
+        _ => format!("SELECT COUNT(*) AS n FROM article_search WHERE article_id = {id}"),
+    };
+    let row = app
+        .db
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await?
+        .context("count")?;
+    Ok(row.try_get::<i64>("", "n")?)
+}
+
+async fn pages_cover_every_hit_once_in_rank_order(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let mut seen = Vec::new();
+    let mut scores = Vec::new();
+    let mut after: Option<String> = None;
+    let mut total = None;
+    loop {
+        let data = app
+            .data(SEARCH, json!({ "q": "氢能", "first": 7, "after": after }))
+            .await?;
+        total = total.or(data["search"]["totalCount"].as_u64());
+        for e in edges(&data)? {
+            seen.push(
+                e["node"]["article"]["slug"]
+                    .as_str()
+                    .context("slug")?
+                    .to_owned(),
+            );
+            scores.push(e["node"]["score"].as_f64().context("score")?);
+        }
+        let info = &data["search"]["pageInfo"];
+        assert_eq!(info["hasPreviousPage"], after.is_some());
+        if info["hasNextPage"] != true {
+            break;
+        }
+        after = info["endCursor"].as_str().map(String::from);
+    }
+    let total = total.context("totalCount")?;
+    assert!(total > 20, "{total}");
+    assert_eq!(seen.len() as u64, total);
+    assert_eq!(
+        seen.iter().collect::<HashSet<_>>().len(),
+        seen.len(),
+        "a hit twice"
+    );
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+
+    // The filters `articles` takes narrow it.
+    let data = app
+        .data(
+            SEARCH,
+            json!({ "q": "氢能", "first": 100, "filter": { "channel": "hydrogen" } }),
+        )
+        .await?;
+    let in_channel = edges(&data)?;
+    assert!(!in_channel.is_empty() && (in_channel.len() as u64) < total);
+    assert!(
+        in_channel
+            .iter()
+            .all(|e| e["node"]["article"]["channel"]["slug"] == "hydrogen")
+    );
+    assert_eq!(data["search"]["totalCount"], in_channel.len());
+    let empty = app.data(SEARCH, json!({ "q": "氢能", "first": 0 })).await?;
+    assert_eq!(edges(&empty)?.len(), 0);
+    assert_eq!(empty["search"]["pageInfo"]["hasNextPage"], true);
+    Ok(())
+}
+
+async fn bad_input_is_named_and_operators_are_text(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let field_of = |body: &Value| {
+        (
+            body["errors"][0]["extensions"]["code"].clone(),
+            body["errors"][0]["extensions"]["field"].clone(),
+        )
+    };
+    let bad = |field: &str| (json!("BAD_USER_INPUT"), json!(field));
+    for q in ["", "   ", "\u{3000}\t\n", &"数".repeat(101)] {
+        let body = app.graphql(SEARCH, json!({ "q": q })).await?;
+        assert_eq!(field_of(&body), bad("query"), "{q:?}: {body}");
+    }
+    let long = app
+        .graphql(SEARCH, json!({ "q": "数".repeat(101) }))
+        .await?;
+    assert!(
+        long["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("100"))
+    );
+    // Every operator character of FTS5 and tsquery is text: never an error, never syntax.
+    for q in [
+        "\"",
+        "\"数字经济",
+        "*",
+        "数字*",
+        "(",
+        ")",
+        "OR",
+        "AND",
+        "NOT",
+        "NEAR",
+        "NEAR(数字 经济)",
+        "'",
+        "'; DROP TABLE articles; --",
+        "-",
+        "-数字",
+        ":",
+        "title:数字",
+        "^",
+        "&",
+        "|",
+        "!",
+        "<->",
+        "\\",
+        "{title}: 数字",
+        "数字 OR 经济",
+        "%",
+        "_",
+        "'数字' & '经济'",
+        "+",
+    ] {
+        let body = app.graphql(SEARCH, json!({ "q": q })).await?;
+        ensure!(body.get("errors").is_none(), "{q:?}: {body}");
+    }
+    let only_marks = app.data(SEARCH, json!({ "q": "“”！？（）" })).await?;
+    assert_eq!(edges(&only_marks)?.len(), 0);
+    assert_eq!(only_marks["search"]["totalCount"], 0);
+
+    // Cursors: garbage, another list's, another query's.
+    let page = app.data(SEARCH, json!({ "q": "氢能", "first": 1 })).await?;
+    let cursor = page["search"]["pageInfo"]["endCursor"].clone();
+    let articles = app
+        .data(
+            "{ articles(first: 1) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await?;
+    for after in [
+        json!("garbage"),
+        articles["articles"]["pageInfo"]["endCursor"].clone(),
+    ] {
+        let body = app
+            .graphql(SEARCH, json!({ "q": "氢能", "after": after }))
+            .await?;
+        assert_eq!(field_of(&body), bad("after"), "{body}");
+    }
+    let body = app
+        .graphql(SEARCH, json!({ "q": "招商引资", "after": cursor }))
+        .await?;
+    assert_eq!(field_of(&body), bad("after"), "{body}");
+    for first in [-1, 101] {
+        let body = app
+            .graphql(SEARCH, json!({ "q": "氢能", "first": first }))
+            .await?;
+        assert_eq!(field_of(&body), bad("first"), "{body}");
+    }
+    let body = app
+        .graphql(
+            SEARCH,
+            json!({ "q": "氢能", "filter": { "channel": "nope" } }),
+        )
+        .await?;
+    assert_eq!(field_of(&body), bad("filter.channel"), "{body}");
+    // A bad filter is an error even when the query has no words to search for.
+    let body = app
+        .graphql(
+            SEARCH,
+            json!({ "q": "“”", "filter": { "channel": "nope" } }),
+        )
+        .await?;
+    assert_eq!(field_of(&body), bad("filter.channel"), "{body}");
+    let body = app
+        .graphql(
+            SEARCH,
+            json!({ "q": "氢能", "filter": { "status": ["DRAFT"] } }),
+        )
+        .await?;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
+    let marker = "<".repeat(65);
+    let body = app
+        .graphql(
+            "query($m: String!) { search(query: \"氢能\") { edges { node { snippet(highlightStart: $m) } } } }",
+            json!({ "m": marker }),
+        )
+        .await?;
+    assert_eq!(field_of(&body), bad("highlightStart"), "{body}");
+    Ok(())
+}
+
+async fn the_rest_endpoint_serves_the_same_hits(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let get = |query: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let response = app
+                .client
+                .get(format!("{}/api/v1/search", app.address))
+                .query(&query)
+                .send()
+                .await?;
+            let status = response.status().as_u16();
+            Ok::<(u16, Value), anyhow::Error>((status, response.json().await?))
+        }
+    };
+    let (status, body) = get(vec![("q", "双过半".into()), ("first", "5".into())]).await?;
+    assert_eq!(status, 200, "{body}");
+    let items = body["items"].as_array().context("items")?;
+    assert_eq!(items[0]["article"]["slug"], SEED_ARTICLE_SLUG);
+    assert!(
+        items[0]["snippet"]
+            .as_str()
+            .is_some_and(|s| s.contains("<mark>双过半</mark>"))
+    );
+    let graphql: Vec<String> = hits(&app, "双过半").await?.into_iter().take(5).collect();
+    let rest: Vec<String> = items
+        .iter()
+        .filter_map(|i| i["article"]["slug"].as_str().map(String::from))
+        .collect();
+    assert_eq!(rest, graphql);
+    let next = body["nextCursor"]
+        .as_str()
+        .context("nextCursor")?
+        .to_owned();
+    let (status, page2) = get(vec![("q", "双过半".into()), ("after", next)]).await?;
+    assert_eq!(status, 200);
+    let second = page2["items"][0]["article"]["slug"]
+        .as_str()
+        .context("slug")?;
+    assert!(!rest.iter().any(|s| s == second));
+
+    let (_, marked) = get(vec![
+        ("q", "双过半".into()),
+        ("highlightStart", "<b>".into()),
+        ("highlightEnd", "</b>".into()),
+        ("channel", "park-news".into()),
+        ("kind", "reprint".into()),
+    ])
+    .await?;
+    assert!(
+        marked["items"][0]["snippet"]
+            .as_str()
+            .is_some_and(|s| s.contains("<b>双过半</b>"))
+    );
+
+    for (query, field) in [
+        (vec![], "q"),
+        (vec![("q", "  ".to_owned())], "q"),
+        (vec![("q", "数".repeat(101))], "q"),
+        (vec![("q", "氢能".into()), ("first", "x".into())], "first"),
+        (vec![("q", "氢能".into()), ("first", "500".into())], "first"),
+        (
+            vec![("q", "氢能".into()), ("after", "nope".into())],
+            "after",
+        ),
+        (
+            vec![("q", "氢能".into()), ("channel", "nope".into())],
+            "channel",
+        ),
+        (vec![("q", "氢能".into()), ("kind", "op-ed".into())], "kind"),
+        (
+            vec![("q", "氢能".into()), ("featured", "yes".into())],
+            "featured",
+        ),
+        (
+            vec![("q", "氢能".into()), ("publishedAfter", "yesterday".into())],
+            "publishedAfter",
+        ),
+        (
+            vec![("q", "氢能".into()), ("highlightEnd", ">".repeat(65))],
+            "highlightEnd",
+        ),
+    ] {
+        let (status, body) = get(query).await?;
+        assert_eq!(status, 400, "{field}: {body}");
+        assert_eq!(body["error"]["code"], "BAD_USER_INPUT");
+        assert_eq!(body["error"]["field"], field, "{body}");
+    }
+    let (status, body) = get(vec![("q", "\"*NEAR(' OR -x:y".into())]).await?;
+    assert_eq!(status, 200, "{body}");
+    Ok(())
+}
+
+async fn renaming_a_tag_or_source_is_searchable_at_once(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let token = app.signed_in("catalog-editor", Role::Editor).await?;
+    let tag = app
+        .data("{ tag(slug: \"desert-control\") { id } }", json!({}))
+        .await?;
+    let tagged = hits(&app, "防沙治沙").await?;
+    assert!(!tagged.is_empty());
+    let body = app
+        .graphql_as(
+            Some(&token),
+            "mutation($id: ID!) { updateTag(id: $id, slug: \"desert-control\", name: \"荒漠化防治\") { name } }",
+            json!({ "id": tag["tag"]["id"] }),
+        )
+        .await?;
+    ensure!(body.get("errors").is_none(), "{body}");
+    let renamed = hits(&app, "荒漠化防治").await?;
+    // Every article found by the old name only through its tag is found by the new name.
+    assert!(!renamed.is_empty(), "nothing found by the new name");
+    assert!(
+        renamed.iter().all(|slug| tagged.contains(slug)),
+        "{renamed:?}"
+    );
+    let source = app
+        .data("{ source(slug: \"lvse-nongye\") { id } }", json!({}))
+        .await?;
+    let body = app
+        .graphql_as(
+            Some(&token),
+            "mutation($id: ID!) { updateSource(id: $id, input: { slug: \"lvse-nongye\", name: \"沙地农业周刊\", license: CC_BY_SA, syndicationAllowed: true }) { name } }",
+            json!({ "id": source["source"]["id"] }),
+        )
+        .await?;
+    ensure!(body.get("errors").is_none(), "{body}");
+    assert!(!hits(&app, "沙地农业周刊").await?.is_empty());
+    let body = app
+        .graphql_as(
+            Some(&token),
+            "mutation($id: ID!) { deleteTag(id: $id) }",
+            json!({ "id": tag["tag"]["id"] }),
+        )
+        .await?;
+    ensure!(body.get("errors").is_none(), "{body}");
+    assert!(hits(&app, "荒漠化防治").await?.is_empty());
+    Ok(())
+}

@@ -87,7 +87,15 @@ async fn run(backend: Backend) -> anyhow::Result<()> {
         let mut page_times = Vec::with_capacity(ITERATIONS);
         for (i, q) in queries.iter().cycle().take(ITERATIONS + 50).enumerate() {
             let start = Instant::now();
-            let hits = search::search(&db, now, q, &filter, &page).await?;
+            let hits = search::search(
+                &db,
+                now,
+                newsroom_domain::articles::Audience::Reader,
+                q,
+                &filter,
+                &page,
+            )
+            .await?;
             let queried = start.elapsed();
             for hit in &hits.items {
                 std::hint::black_box(search::snippet(

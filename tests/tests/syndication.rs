@@ -172,6 +172,41 @@ async fn a_partner_only_ever_receives_articles_it_may_republish(
         "a partner cannot name its way to an article it may not have"
     );
 
+    // Search, in GraphQL and REST: the closed article's own title finds it for a reader only.
+    let title = article::Entity::find_by_id(closed)
+        .one(&app.db)
+        .await?
+        .context("the article")?
+        .title;
+    let words: String = title.chars().take(12).collect();
+    let search =
+        "query($q: String!) { search(query: $q, first: 50) { edges { node { article { id } } } } }";
+    let found = |data: Value| -> anyhow::Result<BTreeSet<i64>> {
+        data["search"]["edges"]
+            .as_array()
+            .context("edges")?
+            .iter()
+            .map(|e| id_of(&e["node"]["article"]))
+            .collect()
+    };
+    let vars = json!({ "q": words });
+    assert!(found(data_as(&app, None, search, vars.clone()).await?)?.contains(&closed));
+    let partner_found = found(data_as(&app, partner, search, vars).await?)?;
+    assert!(partner_found.is_disjoint(&forbidden), "GraphQL search");
+    let rest: Value = app
+        .client
+        .get(format!("{}/api/v1/search", app.address))
+        .query(&[("q", words.as_str())])
+        .bearer_auth(partner.context("token")?)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert!(
+        ids_in(&rest["items"])?.is_disjoint(&forbidden),
+        "REST search: {rest}"
+    );
+
     // Boxes, related articles and every ranking window, in GraphQL and REST.
     let reader_boxes = boxes_and_rankings(&app, None).await?;
     assert!(

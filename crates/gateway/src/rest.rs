@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use newsroom_domain::{
     Error as DomainError,
-    articles::ArticleFilter,
+    articles::{ArticleFilter, Audience},
     entities::ArticleKind,
     pagination::{Cursor, PageRequest, TimeCursor},
     search::{self, Highlight, HitCursor, SearchQuery},
@@ -394,9 +394,14 @@ impl SearchParams {
 /// article, its score and an HTML snippet; `nextCursor` goes in `after` for the next page.
 async fn search_articles(
     state: web::Data<AppState>,
+    http: HttpRequest,
     params: web::Query<SearchParams>,
 ) -> HttpResponse {
-    match search_page(&state, &params).await {
+    let caller = match caller(&state, &http).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    match search_page(&state, caller.audience(), &params).await {
         Ok(body) => HttpResponse::Ok().json(body),
         Err(e) => from_domain(e),
     }
@@ -404,6 +409,7 @@ async fn search_articles(
 
 async fn search_page(
     state: &AppState,
+    audience: Audience,
     params: &SearchParams,
 ) -> Result<serde_json::Value, DomainError> {
     let first = params
@@ -422,7 +428,15 @@ async fn search_page(
         params.highlight_start.as_deref().unwrap_or("<mark>"),
         params.highlight_end.as_deref().unwrap_or("</mark>"),
     )?;
-    let hits = search::search(&state.db, state.clock.now(), &query, &filter, &page).await?;
+    let hits = search::search(
+        &state.db,
+        state.clock.now(),
+        audience,
+        &query,
+        &filter,
+        &page,
+    )
+    .await?;
     let next_cursor = hits
         .has_next
         .then(|| hits.items.last().map(|h| h.cursor(&query).encode()))

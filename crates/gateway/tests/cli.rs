@@ -218,6 +218,7 @@ async fn search_slugs(conn: &DatabaseConnection, q: &str) -> Vec<String> {
     search::search(
         conn,
         now,
+        newsroom_domain::articles::Audience::Reader,
         &query,
         &Default::default(),
         &PageRequest::first(5),

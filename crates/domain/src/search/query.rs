@@ -141,11 +141,13 @@ impl Hit {
     }
 }
 
-/// One page of the visible articles matching `query` and `filter`, best first. Reads forwards only
+/// One page of the articles `audience` may see in public lists (partners: only what they may
+/// republish) matching `query` and `filter`, best first. Reads forwards only
 /// (`first` / `after`).
 pub async fn search<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
+    audience: Audience,
     query: &SearchQuery,
     filter: &ArticleFilter,
     page: &PageRequest<HitCursor>,
@@ -159,7 +161,7 @@ pub async fn search<C: ConnectionTrait>(
         ));
     }
     // The filter is checked even when there is nothing to search for: a bad one is an error.
-    let narrowed = filter.resolve(db, Audience::Reader, now).await?;
+    let narrowed = filter.resolve(db, audience.public(), now).await?;
     if query.words.is_empty() {
         return Ok(Page::from_fetched(
             Vec::new(),
@@ -183,7 +185,7 @@ pub async fn search<C: ConnectionTrait>(
             Alias::new("published_at"),
         )
         .expr_as(score(backend, query), Alias::new("score"))
-        .cond_where(articles::visible(now))
+        .cond_where(audience.public().condition(now))
         .cond_where(narrowed);
 
     let col = |table: &str, name: &str| Expr::col((Alias::new(table), Alias::new(name)));
@@ -241,14 +243,15 @@ pub async fn search<C: ConnectionTrait>(
     ))
 }
 
-/// How many visible articles match `query` and `filter`.
+/// How many articles `audience` may see in public lists match `query` and `filter`.
 pub async fn count<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
+    audience: Audience,
     query: &SearchQuery,
     filter: &ArticleFilter,
 ) -> Result<u64> {
-    let narrowed = filter.resolve(db, Audience::Reader, now).await?;
+    let narrowed = filter.resolve(db, audience.public(), now).await?;
     if query.words.is_empty() {
         return Ok(0);
     }
@@ -256,7 +259,7 @@ pub async fn count<C: ConnectionTrait>(
     let mut select = matching(backend, query);
     select
         .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
-        .cond_where(articles::visible(now))
+        .cond_where(audience.public().condition(now))
         .cond_where(narrowed);
     let row = db.query_one_raw(backend.build(&select)).await?;
     let n = row

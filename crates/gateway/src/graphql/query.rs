@@ -384,7 +384,7 @@ impl Query {
         let query = Arc::new(SearchQuery::parse(&services.segmenter, &query).gql()?);
         let filter: ArticleFilter = filter.unwrap_or_default().into();
         let req = request(ctx)?;
-        let hits = search::search(&req.db, req.now, &query, &filter, &page)
+        let hits = search::search(&req.db, req.now, req.audience(), &query, &filter, &page)
             .await
             .gql()?;
         let rows: Vec<_> = hits.items.iter().map(|h| h.article.clone()).collect();
@@ -404,6 +404,7 @@ impl Query {
             SearchConnectionFields {
                 query: query.clone(),
                 filter,
+                audience: req.audience(),
             },
         );
         connection.edges.extend(hits.items.into_iter().map(|hit| {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Object};
 use newsroom_domain::{
-    articles::ArticleFilter,
+    articles::{ArticleFilter, Audience},
     search::{self, Highlight, SearchQuery},
 };
 
@@ -60,6 +60,8 @@ pub struct SearchConnectionFields {
     pub query: Arc<SearchQuery>,
     /// The filter.
     pub filter: ArticleFilter,
+    /// Who is searching.
+    pub audience: Audience,
 }
 
 #[Object]
@@ -67,7 +69,7 @@ impl SearchConnectionFields {
     /// How many articles match, on every page together. Counted only when asked for.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
         let req = request(ctx)?;
-        search::count(&req.db, req.now, &self.query, &self.filter)
+        search::count(&req.db, req.now, self.audience, &self.query, &self.filter)
             .await
             .gql()
     }

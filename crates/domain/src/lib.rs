@@ -18,6 +18,7 @@ pub mod editorial;
 )]
 pub mod entities;
 pub mod error;
+pub mod feeds;
 pub mod pagination;
 pub mod render;
 pub mod search;

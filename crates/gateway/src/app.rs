@@ -18,6 +18,7 @@ use serde_json::json;
 use crate::{
     auth::{self, AuthKeys, AuthenticateError},
     config::{Config, Environment},
+    feeds,
     graphql::{self, NewsroomSchema, Services, errors::ensure_codes, loaders::RequestContext},
     rest,
     views::{ViewService, ViewSettings},
@@ -162,7 +163,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/graphql", web::get().to(graphql_get))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
-        .configure(rest::routes);
+        .configure(rest::routes)
+        .configure(feeds::routes);
 }
 
 /// A request the GraphQL endpoint cannot even read: answered in the GraphQL error shape.

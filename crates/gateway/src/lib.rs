@@ -6,6 +6,7 @@ pub mod auth;
 pub mod caching;
 pub mod cli;
 pub mod config;
+pub mod feeds;
 pub mod graphql;
 pub mod limits;
 pub mod rest;

@@ -32,7 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// An error in the shape every REST error has.
-fn error(
+pub(crate) fn error(
     status: actix_web::http::StatusCode,
     code: &str,
     message: impl Into<String>,
@@ -66,7 +66,7 @@ fn from_domain(err: DomainError) -> HttpResponse {
     }
 }
 
-fn internal(err: impl std::fmt::Display) -> HttpResponse {
+pub(crate) fn internal(err: impl std::fmt::Display) -> HttpResponse {
     tracing::error!(error = %err, "REST request failed");
     error(
         actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
@@ -126,7 +126,7 @@ struct RankingQuery {
 
 /// Who is calling: anonymous without an `Authorization` header; a refused token is a 401, never
 /// silently an anonymous request; a partner over its request limit is a 429 with `Retry-After`.
-async fn caller(state: &AppState, http: &HttpRequest) -> Result<Caller, HttpResponse> {
+pub(crate) async fn caller(state: &AppState, http: &HttpRequest) -> Result<Caller, HttpResponse> {
     let header = http
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)

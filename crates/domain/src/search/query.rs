@@ -327,9 +327,11 @@ fn rank_table(query: &SearchQuery) -> WithClause {
             [fts5_query(&query.words, " OR ")],
         ))
         // Only the articles that match: an article with one of several words in its ranking
-        // record but not all of them anywhere is no hit, and scoring it is wasted.
+        // record but not all of them anywhere is no hit, and scoring it is wasted. The `+`
+        // keeps FTS5 from taking the list as rowids to look up one by one, which re-runs the
+        // MATCH for each.
         .and_where(Expr::cust_with_values(
-            "rowid IN (SELECT rowid FROM article_search WHERE article_search MATCH ?)",
+            "+rowid IN (SELECT rowid FROM article_search WHERE article_search MATCH ?)",
             [fts5_query(&query.words, " ")],
         ));
     WithClause::new()

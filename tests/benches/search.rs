@@ -126,7 +126,8 @@ async fn run(backend: Backend) -> anyhow::Result<()> {
         .all(&db)
         .await?
         .into_iter()
-        .filter(|a| search::index::indexable(a.status))
+        // Featured ones need a cover image to be saved, which the corpus does not give them.
+        .filter(|a| search::index::indexable(a.status) && !a.featured)
         .map(|a| a.id)
         .take(WRITES * 2)
         .collect();

@@ -314,8 +314,8 @@ fn score(backend: DbBackend, query: &SearchQuery) -> SimpleExpr {
     }
 }
 
-/// SQLite: `WITH rank AS MATERIALIZED (...)`, the `bm25` score of every article whose ranking
-/// record holds any of the words.
+/// SQLite: `WITH rank AS MATERIALIZED (...)`, the `bm25` score of every matching article whose
+/// ranking record holds any of the words.
 fn rank_table(query: &SearchQuery) -> WithClause {
     let mut select = Sql::select();
     select
@@ -328,6 +328,14 @@ fn rank_table(query: &SearchQuery) -> WithClause {
         .and_where(Expr::cust_with_values(
             "article_search_rank MATCH ?",
             [fts5_query(&query.words, " OR ")],
+        ))
+        // Only the articles that match: an article with one of several words in its ranking
+        // record but not all of them anywhere is no hit, and scoring it is wasted. The `+`
+        // keeps FTS5 from taking the list as rowids to look up one by one, which re-runs the
+        // MATCH for each.
+        .and_where(Expr::cust_with_values(
+            "+rowid IN (SELECT rowid FROM article_search WHERE article_search MATCH ?)",
+            [fts5_query(&query.words, " ")],
         ));
     WithClause::new()
         .cte(

@@ -209,7 +209,7 @@ async fn ranking(backend: Backend) -> anyhow::Result<()> {
         RankingWindow::All,
     ] {
         let mut times = Vec::new();
-        for i in 0..60 {
+        for i in 0..510 {
             let t = Instant::now();
             let ranked = views::ranking(&db, now, window, None, 100).await?;
             if i >= 10 {

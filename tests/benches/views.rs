@@ -24,31 +24,18 @@ use newsroom_gateway::{
     graphql::ids::{Kind, encode},
     views::{ViewService, ViewSettings, visible_in_order},
 };
-use newsroom_tests::{BROWSER, Backend, TestApp, TestDb, corpus, postgres_configured};
+use newsroom_tests::{BROWSER, Backend, TestApp, TestDb, corpus};
 use sea_orm::EntityTrait;
 
 const BEACON_SECONDS: u64 = 10;
 const CONCURRENCY: usize = 64;
 
 fn main() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-        println!("views benchmark: {cores} cores, {CONCURRENCY} concurrent beacon clients for {BEACON_SECONDS} s");
-        let mut backends = vec![Backend::Sqlite];
-        if postgres_configured() {
-            backends.push(Backend::Postgres);
-        } else {
-            println!("PostgreSQL: skipped (set TEST_POSTGRES_URL)");
-        }
-        for backend in backends {
-            beacon(backend).await?;
-            ranking(backend).await?;
-        }
-        anyhow::Ok(())
+    let banner =
+        format!("views benchmark: {CONCURRENCY} concurrent beacon clients for {BEACON_SECONDS} s");
+    newsroom_tests::bench::on_each_backend(&banner, |backend| async move {
+        beacon(backend).await?;
+        ranking(backend).await
     })
 }
 

@@ -532,17 +532,19 @@ async fn old_hours_compact_into_days_without_changing_totals(
     Ok(())
 }
 
-/// Each window's kept totals, by article.
-async fn kept_totals(app: &TestApp, hours: i64) -> anyhow::Result<BTreeMap<i64, i64>> {
+/// Views by article, from a query of `article_id` and `views` with one parameter.
+async fn views_by_article(
+    app: &TestApp,
+    sql: &str,
+    param: i64,
+) -> anyhow::Result<BTreeMap<i64, i64>> {
+    let backend = app.db.get_database_backend();
     let rows = app
         .db
         .query_all_raw(sea_orm::Statement::from_sql_and_values(
-            app.db.get_database_backend(),
-            newsroom_domain::db::placeholders(
-                app.db.get_database_backend(),
-                "SELECT article_id, views FROM article_view_windows WHERE hours = ? AND views > 0",
-            ),
-            [hours.into()],
+            backend,
+            newsroom_domain::db::placeholders(backend, sql),
+            [param.into()],
         ))
         .await?;
     rows.iter()
@@ -550,23 +552,17 @@ async fn kept_totals(app: &TestApp, hours: i64) -> anyhow::Result<BTreeMap<i64, 
         .collect()
 }
 
+/// Each window's kept totals, by article.
+async fn kept_totals(app: &TestApp, hours: i64) -> anyhow::Result<BTreeMap<i64, i64>> {
+    let sql = "SELECT article_id, views FROM article_view_windows WHERE hours = ? AND views > 0";
+    views_by_article(app, sql, hours).await
+}
+
 /// What the window's totals must be: its buckets summed from its first hour on.
 async fn summed_totals(app: &TestApp, first_hour: i64) -> anyhow::Result<BTreeMap<i64, i64>> {
-    let rows = app
-        .db
-        .query_all_raw(sea_orm::Statement::from_sql_and_values(
-            app.db.get_database_backend(),
-            newsroom_domain::db::placeholders(
-                app.db.get_database_backend(),
-                "SELECT article_id, CAST(SUM(views) AS BIGINT) AS views FROM article_view_buckets \
-                 WHERE bucket_hour >= ? GROUP BY article_id",
-            ),
-            [first_hour.into()],
-        ))
-        .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("", "article_id")?, r.try_get("", "views")?)))
-        .collect()
+    let sql = "SELECT article_id, CAST(SUM(views) AS BIGINT) AS views FROM article_view_buckets \
+               WHERE bucket_hour >= ? GROUP BY article_id";
+    views_by_article(app, sql, first_hour).await
 }
 
 async fn window_totals_match_the_buckets_as_time_moves(backend: Backend) -> anyhow::Result<()> {

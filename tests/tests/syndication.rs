@@ -466,11 +466,47 @@ async fn takedown_requests_are_checked_limited_and_resolved_once(
     );
     assert!(listing(json!("PENDING")).await?.is_empty());
     assert_eq!(listing(json!("REJECTED")).await?.len(), 1);
+    // An unknown request, the wrong kind of ID and an over-long note are refused, changing nothing.
+    let unknown = app
+        .graphql_as(
+            Some(&editor),
+            RESOLVE,
+            json!({ "id": encode(Kind::TakedownRequest, 999_999), "accept": true }),
+        )
+        .await?;
+    assert_eq!(code(&unknown), "NOT_FOUND", "{unknown}");
+    let wrong = app
+        .graphql_as(
+            Some(&editor),
+            RESOLVE,
+            json!({ "id": encode(Kind::Article, first), "accept": true }),
+        )
+        .await?;
+    assert_eq!(code(&wrong), "BAD_USER_INPUT", "{wrong}");
+    let again = data_as(&app, None, REQUEST, takedown_of(first)).await?;
+    let long_note = app
+        .graphql_as(
+            Some(&editor),
+            RESOLVE,
+            json!({ "id": again["requestTakedown"]["id"], "accept": true, "note": "注".repeat(2001) }),
+        )
+        .await?;
+    assert_eq!(code(&long_note), "BAD_USER_INPUT", "{long_note}");
+    assert_eq!(long_note["errors"][0]["extensions"]["field"], "note");
+    assert_eq!(listing(json!("PENDING")).await?.len(), 1, "still pending");
+    let bad_cursor = app
+        .graphql_as(
+            Some(&editor),
+            "{ takedownRequests(first: 5, after: \"nope\") { edges { cursor } } }",
+            json!({}),
+        )
+        .await?;
+    assert_eq!(code(&bad_cursor), "BAD_USER_INPUT", "{bad_cursor}");
 
-    // One address may ask five times an hour; the sixth is refused and records nothing. Two
-    // attempts counted already: the unknown article and the request made (bad input and the
-    // wrong kind of ID are refused before counting).
-    let mut made = 1;
+    // One address may ask five times an hour; the sixth is refused and records nothing. Three
+    // attempts counted already: the unknown article and the two requests made (bad input and
+    // the wrong kind of ID are refused before counting).
+    let mut made = 2;
     let mut limited = None;
     for article in visible.take(6) {
         let body = app.graphql(REQUEST, takedown_of(article)).await?;
@@ -592,10 +628,6 @@ async fn every_get_revalidates_with_etag_and_last_modified(backend: Backend) -> 
         !header(&rest, "etag").is_empty(),
         "REST GETs are tagged too"
     );
-    let (status, _) = app
-        .post_graphql(None, "{ site { name } }", json!({}))
-        .await?;
-    assert_eq!(status, 200);
     let post = app
         .client
         .post(format!("{}/graphql", app.address))

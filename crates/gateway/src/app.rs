@@ -16,10 +16,10 @@ use sea_orm::DatabaseConnection;
 use serde_json::json;
 
 use crate::{
-    auth::{self, AuthKeys, AuthenticateError},
+    auth::AuthKeys,
     config::{Config, Environment},
     feeds,
-    graphql::{self, NewsroomSchema, Services, errors::ensure_codes, loaders::RequestContext},
+    graphql::{self, NewsroomSchema, Services, limits::QueryLimits},
     rest,
     views::{ViewService, ViewSettings},
 };
@@ -41,6 +41,10 @@ pub struct AppState {
     pub limiter: Arc<crate::limits::RateLimiter>,
     /// Cuts queries into words for search.
     pub segmenter: Segmenter,
+    /// What one GraphQL request may ask for.
+    pub limits: QueryLimits,
+    /// The largest request body read.
+    pub max_body_bytes: usize,
 }
 
 /// A bound, not yet running, server.
@@ -87,6 +91,7 @@ impl Application {
         )
         .await
         .map_err(|e| anyhow::anyhow!("connecting to REDIS_URL: {e}"))?;
+        let limits = QueryLimits::from_config(config);
         let services = Services {
             auth: auth.clone(),
             login_policy: login_policy(config),
@@ -97,11 +102,13 @@ impl Application {
         let state = AppState {
             db,
             clock,
-            schema: graphql::build(services, config.env == Environment::Production),
+            schema: graphql::build(services, config.env == Environment::Production, limits),
             auth,
             views: views.clone(),
             limiter: Arc::new(limiter),
             segmenter,
+            limits,
+            max_body_bytes: config.max_body_bytes,
         };
         let max_body = config.max_body_bytes;
         let console = config.env == Environment::Development;
@@ -159,141 +166,16 @@ impl Application {
 
 /// Every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/graphql", web::post().to(graphql_post))
-        .route("/graphql", web::get().to(graphql_get))
-        .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .configure(rest::routes)
-        .configure(feeds::routes);
-}
-
-/// A request the GraphQL endpoint cannot even read: answered in the GraphQL error shape.
-fn unreadable(status: actix_web::http::StatusCode, message: impl Into<String>) -> HttpResponse {
-    HttpResponse::build(status).json(json!({
-        "errors": [{ "message": message.into(), "extensions": { "code": "BAD_USER_INPUT" } }]
-    }))
-}
-
-async fn graphql_post(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type
-        .trim_start()
-        .to_ascii_lowercase()
-        .starts_with("application/json")
-    {
-        return unreadable(
-            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "send the request as `Content-Type: application/json`",
-        );
-    }
-    match serde_json::from_slice::<async_graphql::Request>(&body) {
-        Ok(request) => execute(&state, &req, request).await,
-        Err(e) => unreadable(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            format!("the body is not a GraphQL request in JSON: {e}"),
-        ),
-    }
-}
-
-async fn graphql_get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    match async_graphql::http::parse_query_string(req.query_string()) {
-        Ok(request) if is_mutation(&request) => HttpResponse::MethodNotAllowed()
-            .insert_header((header::ALLOW, "POST"))
-            .json(json!({
-                "errors": [{
-                    "message": "mutations are sent with POST; GET runs queries only",
-                    "extensions": { "code": "BAD_USER_INPUT" }
-                }]
-            })),
-        Ok(request) => execute(&state, &req, request).await,
-        Err(e) => unreadable(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            format!("the query string is not a GraphQL request: {e}"),
-        ),
-    }
-}
-
-async fn execute(
-    state: &AppState,
-    http: &HttpRequest,
-    request: async_graphql::Request,
-) -> HttpResponse {
-    if request.query.trim().is_empty() {
-        return unreadable(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            "the request has no `query`",
-        );
-    }
-    // No text field can hold NUL (PostgreSQL refuses it), so no argument may carry one.
-    let variables = serde_json::to_string(&request.variables).unwrap_or_default();
-    if request.query.contains('\0')
-        || request.query.contains("\\u0000")
-        || variables.contains("\\u0000")
-    {
-        return unreadable(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            "strings must not contain NUL characters",
-        );
-    }
-    let now = state.clock.now();
-    let header = http
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-    let caller = match auth::authenticate(&state.db, &state.auth, header, now).await {
-        Ok(caller) => caller,
-        Err(AuthenticateError::Refused(reason)) => return unauthenticated(reason.0),
-        Err(AuthenticateError::Domain(e)) => {
-            tracing::error!(error = %e, "authenticating a request failed");
-            return HttpResponse::ServiceUnavailable().json(json!({
-                "errors": [{
-                    "message": "the server cannot check credentials right now",
-                    "extensions": { "code": "INTERNAL" }
-                }]
-            }));
-        }
-    };
-    match state.limiter.admit(&caller, now).await {
-        Ok(Ok(())) => {}
-        Ok(Err(limited)) => return rate_limited(limited),
-        Err(e) => {
-            tracing::error!(error = %e, "counting a partner's request failed");
-            return HttpResponse::ServiceUnavailable().json(json!({
-                "errors": [{
-                    "message": "the server cannot count requests right now",
-                    "extensions": { "code": "INTERNAL" }
-                }]
-            }));
-        }
-    }
-    let client_addr = http.peer_addr().map(|a| a.ip().to_string());
-    let context = RequestContext::new(state.db.clone(), now, caller, client_addr, user_agent(http));
-    let mut response = state.schema.execute(request.data(context)).await;
-    ensure_codes(&mut response);
-    HttpResponse::Ok().json(response)
-}
-
-/// Whether the operation a request would run is a mutation (a document that does not parse is
-/// left for execution to report).
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    let ty = match (&document.operations, request.operation_name.as_deref()) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) => ops.values().next().map(|op| op.node.ty),
-    };
-    ty == Some(OperationType::Mutation)
+    cfg.service(
+        web::resource("/graphql")
+            .route(web::post().to(graphql::http::post))
+            .route(web::get().to(graphql::http::get))
+            .default_service(web::to(graphql::http::other_method)),
+    )
+    .route("/healthz", web::get().to(healthz))
+    .route("/readyz", web::get().to(readyz))
+    .configure(rest::routes)
+    .configure(feeds::routes);
 }
 
 fn login_policy(config: &Config) -> LoginPolicy {
@@ -321,29 +203,6 @@ pub fn user_agent(http: &HttpRequest) -> Option<String> {
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(String::from)
-}
-
-/// A partner over its limit: 429 with `Retry-After`, and nothing executed.
-fn rate_limited(limited: crate::limits::Limited) -> HttpResponse {
-    let wait = limited.retry_after_secs;
-    HttpResponse::TooManyRequests()
-        .insert_header((header::RETRY_AFTER, wait.to_string()))
-        .json(json!({
-            "errors": [{
-                "message": format!("this token's request limit is reached; retry after {wait} seconds"),
-                "extensions": { "code": "RATE_LIMITED", "retryAfter": wait }
-            }]
-        }))
-}
-
-/// A request whose token is refused: 401, with the reason, and nothing executed. A bad token is
-/// never silently downgraded to an anonymous request.
-fn unauthenticated(reason: &str) -> HttpResponse {
-    HttpResponse::Unauthorized()
-        .insert_header((header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""))
-        .json(json!({
-            "errors": [{ "message": reason, "extensions": { "code": "UNAUTHENTICATED" } }]
-        }))
 }
 
 async fn healthz() -> HttpResponse {

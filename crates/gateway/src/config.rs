@@ -93,6 +93,23 @@ pub struct Config {
     /// `NEWSROOM_SEARCH_DICT`: a jieba user dictionary of the site's own words, added to the one
     /// built in. Changing it calls for `newsroom reindex`.
     pub search_dict: Option<PathBuf>,
+    /// `NEWSROOM_GRAPHQL_MAX_DEPTH`: how deep fields may nest in a GraphQL query.
+    pub graphql_max_depth: usize,
+    /// `NEWSROOM_GRAPHQL_MAX_COMPLEXITY`: the most work one query may ask for; a field costs 1,
+    /// a list field its `first` times what it selects.
+    pub graphql_max_complexity: usize,
+    /// `NEWSROOM_GRAPHQL_MAX_ALIASES`: aliased fields in one operation.
+    pub graphql_max_aliases: usize,
+    /// `NEWSROOM_GRAPHQL_MAX_ROOT_FIELDS`: top-level fields in one operation.
+    pub graphql_max_root_fields: usize,
+    /// `NEWSROOM_GRAPHQL_MAX_QUERY_BYTES`: the longest query text.
+    pub graphql_max_query_bytes: usize,
+    /// `NEWSROOM_GRAPHQL_MAX_PAGE_SIZE`: the largest `first` / `last` a query may ask for.
+    pub graphql_max_page_size: u64,
+    /// `NEWSROOM_GRAPHQL_BATCH`: whether a POST may carry a JSON array of operations.
+    pub graphql_batch: bool,
+    /// `NEWSROOM_GRAPHQL_MAX_BATCH`: operations in one batch, when batching is on.
+    pub graphql_max_batch: usize,
 }
 
 impl Default for Config {
@@ -122,6 +139,14 @@ impl Default for Config {
             redis_prefix: "newsroom".into(),
             partner_rate_limit: 600,
             search_dict: None,
+            graphql_max_depth: 12,
+            graphql_max_complexity: 5_000,
+            graphql_max_aliases: 30,
+            graphql_max_root_fields: 20,
+            graphql_max_query_bytes: 32 * 1024,
+            graphql_max_page_size: newsroom_domain::pagination::MAX_PAGE_SIZE,
+            graphql_batch: false,
+            graphql_max_batch: 10,
         }
     }
 }
@@ -205,6 +230,26 @@ impl Config {
             && !(url.starts_with("redis://") || url.starts_with("rediss://"))
         {
             return invalid("REDIS_URL must start with `redis://` or `rediss://`");
+        }
+        if self.graphql_max_depth == 0
+            || self.graphql_max_complexity == 0
+            || self.graphql_max_root_fields == 0
+            || self.graphql_max_batch == 0
+        {
+            return invalid(
+                "NEWSROOM_GRAPHQL_MAX_DEPTH, _MAX_COMPLEXITY, _MAX_ROOT_FIELDS and _MAX_BATCH must be at least 1",
+            );
+        }
+        if !(1..=newsroom_domain::pagination::MAX_PAGE_SIZE).contains(&self.graphql_max_page_size) {
+            return Err(ConfigError::Invalid(format!(
+                "NEWSROOM_GRAPHQL_MAX_PAGE_SIZE must be between 1 and {}",
+                newsroom_domain::pagination::MAX_PAGE_SIZE
+            )));
+        }
+        if self.graphql_max_query_bytes < 64 || self.graphql_max_query_bytes > self.max_body_bytes {
+            return invalid(
+                "NEWSROOM_GRAPHQL_MAX_QUERY_BYTES must be at least 64 and at most NEWSROOM_MAX_BODY_BYTES",
+            );
         }
         if let Some(path) = &self.search_dict
             && !path.is_file()

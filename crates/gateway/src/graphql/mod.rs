@@ -3,7 +3,9 @@
 
 pub mod errors;
 pub mod guards;
+pub mod http;
 pub mod ids;
+pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
@@ -17,27 +19,28 @@ pub use mutation::Services;
 /// The schema type.
 pub type NewsroomSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 
-/// The deepest query accepted. The portal's deepest real query (an article's related articles'
-/// channels' parents) is 6 levels; the margin allows for fragments.
-const MAX_DEPTH: usize = 12;
-
 fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
     Schema::build(query::Query, mutation::Mutation, EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
 }
 
-/// The most work one query may ask for: each field costs 1, a list field its page size times
-/// what it selects. The portal's article page with 10 related articles costs about 300; an
-/// `articles(first: 100)` page with channel, source and tags about 1,000.
-const MAX_COMPLEXITY: usize = 5_000;
-
 /// Builds the schema with the services mutations use. It holds no connection: per-request data
-/// comes with each request. In production, introspection is off.
-pub fn build(services: Services, production: bool) -> NewsroomSchema {
-    let builder = builder().data(services);
+/// comes with each request. async-graphql's depth and complexity limits back up the checks in
+/// [`limits`]. In production, introspection is off, and so are "did you mean" suggestions, which
+/// would otherwise tell field names that introspection hides.
+///
+/// The default complexity limit, 5,000: the portal's article page with 10 related articles costs
+/// about 300; an `articles(first: 100)` page with channel, source and tags about 1,000.
+pub fn build(services: Services, production: bool, limits: limits::QueryLimits) -> NewsroomSchema {
+    let builder = builder()
+        .data(services)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .extension(http::MarkExecution);
     if production {
-        builder.disable_introspection().finish()
+        builder
+            .disable_introspection()
+            .disable_suggestions()
+            .finish()
     } else {
         builder.finish()
     }

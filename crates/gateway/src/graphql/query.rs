@@ -250,7 +250,7 @@ impl Query {
     }
 
     /// All tags, in slug order.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "super::limits::page_cost(first.or(last), 20, child_complexity)")]
     async fn tags(
         &self,
         ctx: &Context<'_>,
@@ -266,7 +266,7 @@ impl Query {
     }
 
     /// All sources, in slug order.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "super::limits::page_cost(first.or(last), 20, child_complexity)")]
     async fn sources(
         &self,
         ctx: &Context<'_>,
@@ -316,7 +316,7 @@ impl Query {
         clippy::too_many_arguments,
         reason = "a GraphQL field's arguments: the four Relay ones, filter and order"
     )]
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "super::limits::page_cost(first.or(last), 20, child_complexity)")]
     async fn articles(
         &self,
         ctx: &Context<'_>,
@@ -370,7 +370,7 @@ impl Query {
     /// quotes and operators are plain text. Title matches rank above lead and tag matches, those
     /// above body matches; then newer first. `query` must hold 1 to 100 characters; `filter` is
     /// the one `articles` takes (statuses excepted: search shows only what readers see).
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "super::limits::page_cost(first, 20, child_complexity)")]
     async fn search(
         &self,
         ctx: &Context<'_>,
@@ -421,7 +421,7 @@ impl Query {
 
     /// The newest articles editors flagged for a recommendation box (推荐图文 or 推荐资讯),
     /// optionally within a channel and its sub-channels.
-    #[graphql(complexity = "first.max(1) as usize * child_complexity")]
+    #[graphql(complexity = "super::limits::page_cost(Some(first), 10, child_complexity)")]
     async fn recommended(
         &self,
         ctx: &Context<'_>,
@@ -452,7 +452,7 @@ impl Query {
     /// 点击排行: the most-viewed visible articles in a window, optionally within a channel and its
     /// sub-channels; ties go to the newer article. Served from a ranking recomputed at most every
     /// few seconds, so views show up with that delay.
-    #[graphql(complexity = "first.max(1) as usize * child_complexity")]
+    #[graphql(complexity = "super::limits::page_cost(Some(first), 10, child_complexity)")]
     async fn click_ranking(
         &self,
         ctx: &Context<'_>,

@@ -312,7 +312,7 @@ impl Article {
 
     /// 同类资讯: visible articles in the same channel or sharing a tag, newest first, never this
     /// article itself.
-    #[graphql(complexity = "first.max(1) as usize * child_complexity")]
+    #[graphql(complexity = "super::limits::page_cost(Some(first), 10, child_complexity)")]
     async fn related(
         &self,
         ctx: &Context<'_>,

@@ -221,9 +221,11 @@ impl<'a> Fragments<'a> {
             match &item.node {
                 Selection::Field(field) => {
                     let child = self.selection_set(&field.node.selection_set.node)?;
+                    // `__typename` costs nothing and adds no depth, as async-graphql counts.
+                    let own = usize::from(field.node.name.node != "__typename");
                     shape.add(Shape {
-                        depth: child.depth.saturating_add(1),
-                        fields: child.fields.saturating_add(1),
+                        depth: child.depth.saturating_add(own),
+                        fields: child.fields.saturating_add(own),
                         aliases: child
                             .aliases
                             .saturating_add(usize::from(field.node.alias.is_some())),

@@ -20,6 +20,7 @@ pub mod entities;
 pub mod error;
 pub mod feeds;
 pub mod pagination;
+pub mod persisted;
 pub mod render;
 pub mod search;
 pub mod site;

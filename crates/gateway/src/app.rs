@@ -19,7 +19,7 @@ use crate::{
     auth::AuthKeys,
     config::{Config, Environment},
     feeds,
-    graphql::{self, NewsroomSchema, Services, limits::QueryLimits},
+    graphql::{self, NewsroomSchema, Services, limits::QueryLimits, persisted::PersistedQueries},
     rest,
     views::{ViewService, ViewSettings},
 };
@@ -45,6 +45,8 @@ pub struct AppState {
     pub limits: QueryLimits,
     /// The largest request body read.
     pub max_body_bytes: usize,
+    /// Automatic persisted queries and the allow-list.
+    pub persisted: Arc<PersistedQueries>,
 }
 
 /// A bound, not yet running, server.
@@ -109,6 +111,7 @@ impl Application {
             segmenter,
             limits,
             max_body_bytes: config.max_body_bytes,
+            persisted: Arc::new(PersistedQueries::new(config.graphql_allow_list)),
         };
         let max_body = config.max_body_bytes;
         let console = config.env == Environment::Development;

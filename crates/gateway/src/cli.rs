@@ -10,6 +10,7 @@ use newsroom_domain::{
     clock::{Clock, SystemClock},
     db, demo,
     entities::Role,
+    persisted,
     search::{self, Segmenter},
     users,
 };
@@ -52,6 +53,10 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage registered GraphQL operations (the allow-list; also known by hash to automatic
+    /// persisted queries).
+    #[command(subcommand)]
+    Operations(OperationsCommand),
     /// Rebuild the search index from the articles, after the dictionary (NEWSROOM_SEARCH_DICT)
     /// changed. Search keeps working meanwhile; progress goes to standard error.
     Reindex {
@@ -74,6 +79,25 @@ pub enum UserCommand {
         /// What the user may do.
         #[arg(long, value_enum)]
         role: RoleArg,
+    },
+}
+
+/// `newsroom operations ...`.
+#[derive(Debug, Subcommand)]
+pub enum OperationsCommand {
+    /// Register each file's GraphQL document, exactly as the client will send it; prints its
+    /// SHA-256, the hash clients name it by.
+    Register {
+        /// Files holding one GraphQL document each.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List registered operations: hash, name.
+    List,
+    /// Remove a registered operation by its hash.
+    Remove {
+        /// The SHA-256 `register` printed.
+        sha256: String,
     },
 }
 
@@ -125,6 +149,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             reindex(&db, &segmenter(&config)?, batch).await
         }
         Command::Serve { demo } => serve(config, demo).await,
+        Command::Operations(command) => {
+            let db = connect(&config).await?;
+            migrate(&db, &config).await?;
+            operations(&db, command).await
+        }
         Command::User(UserCommand::Create { username, role }) => {
             let password = match std::env::var("NEWSROOM_USER_PASSWORD") {
                 Ok(password) => password,
@@ -146,6 +175,54 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 user.username,
                 user.id
             );
+            Ok(())
+        }
+    }
+}
+
+/// `newsroom operations ...`: a document must parse to be registered.
+async fn operations(db: &DatabaseConnection, command: OperationsCommand) -> anyhow::Result<()> {
+    match command {
+        OperationsCommand::Register { files } => {
+            for file in files {
+                let query = std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                let doc = graphql::limits::parse(&query)
+                    .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.message))?;
+                let name = doc
+                    .operations
+                    .iter()
+                    .find_map(|(name, _)| name.map(|n| n.to_string()));
+                let (row, new) =
+                    persisted::register(db, &query, name.as_deref(), SystemClock.now())
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                println!(
+                    "{}  {}  {}",
+                    row.sha256,
+                    row.name.as_deref().unwrap_or("-"),
+                    if new {
+                        "registered"
+                    } else {
+                        "already registered"
+                    }
+                );
+            }
+            Ok(())
+        }
+        OperationsCommand::List => {
+            for row in persisted::list(db).await? {
+                println!("{}  {}", row.sha256, row.name.as_deref().unwrap_or("-"));
+            }
+            Ok(())
+        }
+        OperationsCommand::Remove { sha256 } => {
+            let sha256 = sha256.to_ascii_lowercase();
+            anyhow::ensure!(
+                persisted::remove(db, &sha256).await?,
+                "no registered operation has the hash {sha256}"
+            );
+            println!("removed {sha256}");
             Ok(())
         }
     }

@@ -110,6 +110,9 @@ pub struct Config {
     pub graphql_batch: bool,
     /// `NEWSROOM_GRAPHQL_MAX_BATCH`: operations in one batch, when batching is on.
     pub graphql_max_batch: usize,
+    /// `NEWSROOM_GRAPHQL_ALLOW_LIST`: run only operations registered with
+    /// `newsroom operations register`.
+    pub graphql_allow_list: bool,
 }
 
 impl Default for Config {
@@ -147,6 +150,7 @@ impl Default for Config {
             graphql_max_page_size: newsroom_domain::pagination::MAX_PAGE_SIZE,
             graphql_batch: false,
             graphql_max_batch: 10,
+            graphql_allow_list: false,
         }
     }
 }

@@ -291,3 +291,59 @@ fn reindex_rebuilds_the_search_index_in_batches_with_progress() {
     assert!(!zero.status.success());
     assert!(stderr(&zero).contains("--batch"), "{}", stderr(&zero));
 }
+
+#[test]
+fn operations_are_registered_listed_and_removed() {
+    let dir = TempDir::new();
+    let url = dir.database_url();
+    let env = [("DATABASE_URL", url.as_str())];
+    let good = dir.0.join("site.graphql");
+    std::fs::write(&good, "query Site { site { name } }").unwrap();
+    let broken = dir.0.join("broken.graphql");
+    std::fs::write(&broken, "query Broken { site { name }").unwrap();
+    let hash = newsroom_domain::persisted::sha256_hex("query Site { site { name } }");
+
+    let out = newsroom(
+        &["operations", "register", good.to_str().unwrap()],
+        &env,
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(printed.trim(), format!("{hash}  Site  registered"));
+    let again = newsroom(
+        &["operations", "register", good.to_str().unwrap()],
+        &env,
+        None,
+    );
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already registered"));
+    // A document that does not parse is refused with its position, and nothing is stored.
+    let out = newsroom(
+        &["operations", "register", broken.to_str().unwrap()],
+        &env,
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("syntax error at line 1"),
+        "{}",
+        stderr(&out)
+    );
+    let listed = newsroom(&["operations", "list"], &env, None);
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).trim(),
+        format!("{hash}  Site")
+    );
+
+    let out = newsroom(&["operations", "remove", &hash.to_uppercase()], &env, None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = newsroom(&["operations", "remove", &hash], &env, None);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no registered operation"),
+        "{}",
+        stderr(&out)
+    );
+    let listed = newsroom(&["operations", "list"], &env, None);
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "");
+}

@@ -9,6 +9,7 @@ pub mod article_tag;
 pub mod channel;
 pub mod login_throttle;
 pub mod page;
+pub mod persisted_operation;
 pub mod site_setting;
 pub mod source;
 pub mod tag;

@@ -23,6 +23,10 @@ pub enum Code {
     RateLimited,
     /// Our fault; the detail is in the server log.
     Internal,
+    /// An automatic persisted query's hash this server does not know: send the query with it.
+    PersistedQueryNotFound,
+    /// In allow-list mode, an operation that is not registered.
+    PersistedQueryNotInList,
 }
 
 impl Code {
@@ -36,6 +40,8 @@ impl Code {
             Code::Conflict => "CONFLICT",
             Code::RateLimited => "RATE_LIMITED",
             Code::Internal => "INTERNAL",
+            Code::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Code::PersistedQueryNotInList => "PERSISTED_QUERY_NOT_IN_LIST",
         }
     }
 }

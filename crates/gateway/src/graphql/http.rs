@@ -43,6 +43,7 @@ use crate::{
         errors::{Code, ensure_codes},
         limits::{self, QueryLimits, over_limit},
         loaders::RequestContext,
+        persisted,
     },
 };
 
@@ -199,6 +200,7 @@ struct Params {
     query: Option<String>,
     operation_name: Option<String>,
     variables: Map<String, Value>,
+    extensions: Map<String, Value>,
 }
 
 /// `POST /graphql`: one operation as a JSON object, or several as an array when batching is on.
@@ -388,14 +390,16 @@ fn params_of(value: Value) -> Result<Params, Refusal> {
         Some(Value::Object(map)) => map,
         Some(_) => return Err(wrong("variables", "an object or null")),
     };
-    match object.remove("extensions") {
-        None | Some(Value::Null | Value::Object(_)) => {}
+    let extensions = match object.remove("extensions") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map,
         Some(_) => return Err(wrong("extensions", "an object or null")),
-    }
+    };
     Ok(Params {
         query,
         operation_name,
         variables,
+        extensions,
     })
 }
 
@@ -434,12 +438,11 @@ fn parse_query_string(raw: &str) -> Result<Params, Refusal> {
             )),
         }
     };
-    let variables = json_object("variables", raw.variables)?;
-    json_object("extensions", raw.extensions)?;
     Ok(Params {
         query: raw.query,
         operation_name: raw.operation_name,
-        variables,
+        variables: json_object("variables", raw.variables)?,
+        extensions: json_object("extensions", raw.extensions)?,
     })
 }
 
@@ -474,15 +477,34 @@ struct Ready {
     request: async_graphql::Request,
 }
 
-/// Checks one operation: a query, no NUL, its length, its syntax, GET's rule, the limits.
-fn prepare(limits: &QueryLimits, params: Params, over_get: bool) -> Result<Ready, Refusal> {
-    let query = params.query.unwrap_or_default();
-    if query.trim().is_empty() {
+/// Checks one operation: a query (sent, or named by its persisted hash), no NUL, its length,
+/// its syntax, GET's rule, the variables it needs, the limits. A query sent with its hash is
+/// remembered once it has passed.
+async fn prepare(state: &AppState, params: Params, over_get: bool) -> Result<Ready, Refusal> {
+    let limits = &state.limits;
+    let hash = persisted::hash_of(&params.extensions).map_err(Refusal::Request)?;
+    let resolved = state
+        .persisted
+        .resolve(&state.db, params.query, hash)
+        .await
+        .map_err(|error| {
+            let internal = error
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get("code"))
+                .is_some_and(|c| *c == async_graphql::Value::from(Code::Internal.as_str()));
+            if internal {
+                Refusal::Transport(StatusCode::SERVICE_UNAVAILABLE, error)
+            } else {
+                Refusal::Request(error)
+            }
+        })?;
+    let Some(persisted::Resolved { query, remember }) = resolved else {
         return Err(transport(
             StatusCode::BAD_REQUEST,
             "the request has no `query`",
         ));
-    }
+    };
     // No text field can hold NUL (PostgreSQL refuses it), so no argument may carry one.
     if query.contains('\0') || query.contains("\\u0000") || has_nul(&params.variables) {
         return Err(transport(
@@ -513,6 +535,9 @@ fn prepare(limits: &QueryLimits, params: Params, over_get: bool) -> Result<Ready
     required_variables(&doc, params.operation_name.as_deref(), &variables)
         .map_err(Refusal::Request)?;
     limits::check(limits, &doc, &variables).map_err(Refusal::Request)?;
+    if let Some(hash) = remember {
+        state.persisted.remember(hash, &query).await;
+    }
     let mut request = async_graphql::Request::new(query).variables(variables);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
@@ -588,7 +613,7 @@ async fn run_one(
     params: Params,
     over_get: bool,
 ) -> HttpResponse {
-    let ready = match prepare(&state.limits, params, over_get) {
+    let ready = match prepare(state, params, over_get).await {
         Ok(ready) => ready,
         Err(refusal) => return refuse(media, refusal),
     };
@@ -640,10 +665,13 @@ async fn run_batch(
     media: Media,
     batch: Vec<Value>,
 ) -> HttpResponse {
-    let prepared: Vec<Result<Ready, Refusal>> = batch
-        .into_iter()
-        .map(|item| params_of(item).and_then(|p| prepare(&state.limits, p, false)))
-        .collect();
+    let mut prepared = Vec::with_capacity(batch.len());
+    for item in batch {
+        prepared.push(match params_of(item) {
+            Ok(params) => prepare(state, params, false).await,
+            Err(refusal) => Err(refusal),
+        });
+    }
     let runnable = prepared.iter().filter(|p| p.is_ok()).count();
     let caller = match admit(state, http, media, runnable).await {
         Ok(caller) => caller,

@@ -27,5 +27,6 @@ pub mod takedowns;
 pub mod tokens;
 pub mod users;
 pub mod views;
+pub mod webhooks;
 
 pub use error::{Error, Result};

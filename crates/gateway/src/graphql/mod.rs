@@ -9,6 +9,7 @@ pub mod mutation;
 pub mod query;
 pub mod search;
 pub mod types;
+pub mod webhooks;
 
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 

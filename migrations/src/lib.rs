@@ -15,6 +15,7 @@ mod m20261127_000006_create_search_index;
 mod m20261127_000007_create_takedown_requests;
 mod m20261127_000008_add_token_rate_limits;
 mod m20261127_000009_create_article_changes;
+mod m20261127_000011_create_webhooks;
 mod m20261127_000012_create_persisted_operations;
 
 /// Every migration, in the order it is applied.
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000007_create_takedown_requests::Migration),
             Box::new(m20261127_000008_add_token_rate_limits::Migration),
             Box::new(m20261127_000009_create_article_changes::Migration),
+            Box::new(m20261127_000011_create_webhooks::Migration),
             Box::new(m20261127_000012_create_persisted_operations::Migration),
         ]
     }

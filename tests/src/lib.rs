@@ -22,7 +22,8 @@ use migration::{Migrator, MigratorTrait};
 use newsroom_domain::{
     clock::ManualClock,
     db, demo,
-    entities::{Role, user},
+    editorial::{NewArticle, catalog},
+    entities::{ArticleKind, BodyFormat, Role, source, user},
     search::Segmenter,
     users,
 };
@@ -32,7 +33,7 @@ use newsroom_gateway::{
     config::Config,
     views::ViewService,
 };
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, TransactionTrait};
 use serde_json::{Value, json};
 
 /// The database a test runs on.
@@ -179,6 +180,32 @@ pub fn segmenter() -> anyhow::Result<Segmenter> {
     }
     let built = Segmenter::new(None)?;
     Ok(SEGMENTER.get_or_init(|| built).clone())
+}
+
+/// A new article in the `park-news` channel, with a lead and a Markdown body: the site's own, or
+/// a reprint from the source named `source` (with an original URL).
+pub fn park_article(title: &str, source: Option<&str>) -> NewArticle {
+    NewArticle {
+        title: title.to_owned(),
+        slug: None,
+        lead: Some("核心提示：项目建设稳步推进。".into()),
+        body: "## 进展\n\n园区项目建设稳步推进，“双过半”目标如期实现。".into(),
+        body_format: BodyFormat::Markdown,
+        cover_image: None,
+        author: None,
+        channel: "park-news".into(),
+        source: source.map(String::from),
+        original_url: source.map(|_| "https://example.cn/original.html".into()),
+        kind: if source.is_some() {
+            ArticleKind::Reprint
+        } else {
+            ArticleKind::Original
+        },
+        featured: false,
+        recommended: false,
+        disclaimer: None,
+        tags: vec![],
+    }
 }
 
 /// The HS256 secret test servers sign with.
@@ -388,9 +415,51 @@ impl TestApp {
         self.login(username, &password).await
     }
 
+    /// Opens a source to syndication, or closes it, at `now`, as an editor saving it would.
+    pub async fn flip_syndication(
+        &self,
+        source_id: i64,
+        now: DateTime<Utc>,
+    ) -> newsroom_domain::Result<source::Model> {
+        let current = source::Entity::find_by_id(source_id)
+            .one(&self.db)
+            .await?
+            .ok_or(newsroom_domain::Error::NotFound { entity: "source" })?;
+        let words = segmenter()
+            .map_err(|e| newsroom_domain::Error::Database(sea_orm::DbErr::Custom(e.to_string())))?;
+        catalog::save_source(
+            &self.db,
+            &words,
+            Some(current.id),
+            catalog::SourceInput {
+                slug: current.slug,
+                name: current.name,
+                homepage: current.homepage,
+                feed_url: current.feed_url,
+                license: current.license,
+                syndication_allowed: !current.syndication_allowed,
+                disclaimer: current.disclaimer,
+                takedown_contact: current.takedown_contact,
+            },
+            now,
+        )
+        .await
+    }
+
     /// Like [`TestApp::graphql`], but fails when the response carries any error.
     pub async fn data(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
-        let body = self.graphql(query, variables).await?;
+        self.data_as(None, query, variables).await
+    }
+
+    /// Like [`TestApp::graphql_as`], but fails when the response carries any error; returns
+    /// its `data`.
+    pub async fn data_as(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> anyhow::Result<Value> {
+        let body = self.graphql_as(token, query, variables).await?;
         anyhow::ensure!(body.get("errors").is_none(), "unexpected errors: {body}");
         Ok(body["data"].clone())
     }

@@ -108,6 +108,18 @@ const QUERIES: &[(&str, &str)] = &[
         "query($s: String) { takedownRequests(last: 2, before: $s) { edges { cursor } } }",
     ),
     (
+        "webhookDeliveries.endpoint",
+        "query($s: ID) { webhookDeliveries(endpoint: $s, first: 2) { edges { cursor } } }",
+    ),
+    (
+        "webhookDeliveries.after",
+        "query($s: String) { webhookDeliveries(first: 2, after: $s) { edges { cursor } } }",
+    ),
+    (
+        "webhookDeliveries.before",
+        "query($s: String) { webhookDeliveries(last: 2, before: $s) { edges { cursor } } }",
+    ),
+    (
         "search.query",
         "query($s: String!) { search(query: $s) { totalCount edges { node { snippet } } } }",
     ),

@@ -64,17 +64,6 @@ fn ids_in(list: &Value) -> anyhow::Result<BTreeSet<i64>> {
         .collect()
 }
 
-async fn data_as(
-    app: &TestApp,
-    token: Option<&str>,
-    query: &str,
-    vars: Value,
-) -> anyhow::Result<Value> {
-    let body = app.graphql_as(token, query, vars).await?;
-    anyhow::ensure!(body.get("errors").is_none(), "unexpected errors: {body}");
-    Ok(body["data"].clone())
-}
-
 /// Every article the recommendation boxes, the related lists of the newest 60 and every ranking
 /// window (GraphQL and REST) show the caller.
 async fn boxes_and_rankings(app: &TestApp, token: Option<&str>) -> anyhow::Result<BTreeSet<i64>> {
@@ -86,11 +75,11 @@ async fn boxes_and_rankings(app: &TestApp, token: Option<&str>) -> anyhow::Resul
                  all: clickRanking(window: ALL, first: 100) { article { id } } }";
     let related = "{ articles(first: 60) { nodes { related(first: 20) { id } } } }";
     let mut ids = BTreeSet::new();
-    let data = data_as(app, token, boxes, json!({})).await?;
+    let data = app.data_as(token, boxes, json!({})).await?;
     for key in ["withImage", "text", "day", "week", "month", "all"] {
         ids.extend(ids_in(&data[key])?);
     }
-    let data = data_as(app, token, related, json!({})).await?;
+    let data = app.data_as(token, related, json!({})).await?;
     for node in data["articles"]["nodes"].as_array().context("nodes")? {
         ids.extend(ids_in(&node["related"])?);
     }
@@ -111,14 +100,14 @@ async fn whole_list(app: &TestApp, token: Option<&str>) -> anyhow::Result<(BTree
     let mut seen = BTreeSet::new();
     let mut after: Option<String> = None;
     loop {
-        let data = data_as(
-            app,
-            token,
-            "query($after: String) { articles(first: 100, after: $after) { totalCount \
+        let data = app
+            .data_as(
+                token,
+                "query($after: String) { articles(first: 100, after: $after) { totalCount \
              pageInfo { hasNextPage endCursor } nodes { id } } }",
-            json!({ "after": after }),
-        )
-        .await?;
+                json!({ "after": after }),
+            )
+            .await?;
         let list = &data["articles"];
         let total = list["totalCount"].as_u64().context("a total")?;
         seen.extend(ids_in(&list["nodes"])?);
@@ -163,9 +152,9 @@ async fn a_partner_only_ever_receives_articles_it_may_republish(
     let one = "query($slug: String!, $id: ID!) { article(slug: $slug) { id } byId: article(id: $id) { id } \
                node(id: $id) { id } }";
     let vars = json!({ "slug": slug, "id": encode(Kind::Article, closed) });
-    let as_reader = data_as(&app, None, one, vars.clone()).await?;
+    let as_reader = app.data_as(None, one, vars.clone()).await?;
     assert!(as_reader["article"]["id"].is_string(), "{as_reader}");
-    let as_partner = data_as(&app, partner, one, vars).await?;
+    let as_partner = app.data_as(partner, one, vars).await?;
     assert_eq!(
         as_partner,
         json!({ "article": null, "byId": null, "node": null }),
@@ -190,8 +179,8 @@ async fn a_partner_only_ever_receives_articles_it_may_republish(
             .collect()
     };
     let vars = json!({ "q": words });
-    assert!(found(data_as(&app, None, search, vars.clone()).await?)?.contains(&closed));
-    let partner_found = found(data_as(&app, partner, search, vars).await?)?;
+    assert!(found(app.data_as(None, search, vars.clone()).await?)?.contains(&closed));
+    let partner_found = found(app.data_as(partner, search, vars).await?)?;
     assert!(partner_found.is_disjoint(&forbidden), "GraphQL search");
     let rest: Value = app
         .client
@@ -267,13 +256,13 @@ async fn an_accepted_takedown_removes_the_article_from_every_read_path(
     let editor = app.signed_in("takedown-editor", Role::Editor).await?;
     let partner = app.signed_in("takedown-partner", Role::Partner).await?;
     // The most viewed article partners may have: in lists, rankings and boxes for everyone.
-    let top = data_as(
-        &app,
-        Some(&partner),
-        "{ clickRanking(window: ALL, first: 1) { article { id slug } } }",
-        json!({}),
-    )
-    .await?;
+    let top = app
+        .data_as(
+            Some(&partner),
+            "{ clickRanking(window: ALL, first: 1) { article { id slug } } }",
+            json!({}),
+        )
+        .await?;
     let target = id_of(&top["clickRanking"][0]["article"])?;
     let slug = top["clickRanking"][0]["article"]["slug"]
         .as_str()
@@ -283,7 +272,7 @@ async fn an_accepted_takedown_removes_the_article_from_every_read_path(
         assert!(everything_seen(&app, token).await?.contains(&target));
     }
 
-    let asked = data_as(&app, None, REQUEST, takedown_of(target)).await?;
+    let asked = app.data_as(None, REQUEST, takedown_of(target)).await?;
     assert_eq!(asked["requestTakedown"]["status"], "PENDING");
     // Until an editor acts, nothing changes.
     assert!(everything_seen(&app, None).await?.contains(&target));
@@ -309,9 +298,7 @@ async fn an_accepted_takedown_removes_the_article_from_every_read_path(
             "taken down, yet still served (partner: {})",
             token.is_some()
         );
-        let one = data_as(
-            &app,
-            token,
+        let one = app.data_as(token,
             "query($slug: String!, $id: ID!) { article(slug: $slug) { id } node(id: $id) { id } }",
             json!({ "slug": slug, "id": encode(Kind::Article, target) }),
         )
@@ -412,7 +399,7 @@ async fn takedown_requests_are_checked_limited_and_resolved_once(
     assert!(listing(Value::Null).await?.is_empty(), "nothing recorded");
 
     // Only editors list and resolve.
-    let asked = data_as(&app, None, REQUEST, takedown_of(first)).await?;
+    let asked = app.data_as(None, REQUEST, takedown_of(first)).await?;
     let id = asked["requestTakedown"]["id"].clone();
     for (token, expected) in [
         (None, "UNAUTHENTICATED"),
@@ -453,13 +440,13 @@ async fn takedown_requests_are_checked_limited_and_resolved_once(
         .graphql_as(Some(&editor), RESOLVE, json!({ "id": id, "accept": true }))
         .await?;
     assert_eq!(code(&body), "CONFLICT", "{body}");
-    let still = data_as(
-        &app,
-        None,
-        "query($id: ID!) { node(id: $id) { id } }",
-        json!({ "id": encode(Kind::Article, first) }),
-    )
-    .await?;
+    let still = app
+        .data_as(
+            None,
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": encode(Kind::Article, first) }),
+        )
+        .await?;
     assert!(
         still["node"]["id"].is_string(),
         "a rejected request leaves the article up"
@@ -483,7 +470,7 @@ async fn takedown_requests_are_checked_limited_and_resolved_once(
         )
         .await?;
     assert_eq!(code(&wrong), "BAD_USER_INPUT", "{wrong}");
-    let again = data_as(&app, None, REQUEST, takedown_of(first)).await?;
+    let again = app.data_as(None, REQUEST, takedown_of(first)).await?;
     let long_note = app
         .graphql_as(
             Some(&editor),
@@ -818,44 +805,11 @@ async fn seen_with_versions(
     Ok(out)
 }
 
-/// Opens a source to syndication, or closes it.
-async fn flip_syndication(
-    app: &TestApp,
-    id: i64,
-    now: chrono::DateTime<chrono::Utc>,
-) -> newsroom_domain::Result<source::Model> {
-    use newsroom_domain::editorial::catalog;
-    let current = source::Entity::find_by_id(id)
-        .one(&app.db)
-        .await?
-        .ok_or(newsroom_domain::Error::NotFound { entity: "source" })?;
-    let words = newsroom_tests::segmenter()
-        .map_err(|e| newsroom_domain::Error::Database(sea_orm::DbErr::Custom(e.to_string())))?;
-    catalog::save_source(
-        &app.db,
-        &words,
-        Some(current.id),
-        catalog::SourceInput {
-            slug: current.slug,
-            name: current.name,
-            homepage: current.homepage,
-            feed_url: current.feed_url,
-            license: current.license,
-            syndication_allowed: !current.syndication_allowed,
-            disclaimer: current.disclaimer,
-            takedown_contact: current.takedown_contact,
-        },
-        now,
-    )
-    .await
-}
-
 async fn replaying_the_change_log_reproduces_what_each_caller_sees(
     backend: Backend,
 ) -> anyhow::Result<()> {
     use newsroom_domain::{
         editorial::{self, Actor, ArticlePatch, NewArticle, Transition},
-        entities::{ArticleKind, BodyFormat},
         takedowns,
     };
     use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -900,25 +854,11 @@ async fn replaying_the_change_log_reproduces_what_each_caller_sees(
                     actor,
                     now,
                     NewArticle {
-                        title: format!("开发区动态第{step}期"),
-                        slug: None,
-                        lead: Some("核心提示：项目建设稳步推进。".into()),
-                        body: "园区项目建设稳步推进，“双过半”目标如期实现。".into(),
-                        body_format: BodyFormat::Markdown,
-                        cover_image: None,
-                        author: None,
-                        channel: "park-news".into(),
-                        source: reprint.then(|| "nanchang-kaifaqu".into()),
                         original_url: reprint.then(|| format!("https://example.cn/{step}.html")),
-                        kind: if reprint {
-                            ArticleKind::Reprint
-                        } else {
-                            ArticleKind::Original
-                        },
-                        featured: false,
-                        recommended: false,
-                        disclaimer: None,
-                        tags: vec![],
+                        ..newsroom_tests::park_article(
+                            &format!("开发区动态第{step}期"),
+                            reprint.then_some("nanchang-kaifaqu"),
+                        )
                     },
                 )
                 .await?;
@@ -998,7 +938,7 @@ async fn replaying_the_change_log_reproduces_what_each_caller_sees(
             }
             _ if step % 2 == 0 => editorial::delete(&app.db, now, id, version).await,
             // The closed source opens to partners, or closes again.
-            _ => flip_syndication(&app, closed.id, now).await.map(drop),
+            _ => app.flip_syndication(closed.id, now).await.map(drop),
         };
         if step % 9 == 0 {
             reader_copy.catch_up(&app, None).await?;
@@ -1012,7 +952,7 @@ async fn replaying_the_change_log_reproduces_what_each_caller_sees(
         .context("source")?
         .syndication_allowed;
     if !open {
-        flip_syndication(&app, closed.id, now).await?;
+        app.flip_syndication(closed.id, now).await?;
     }
     // Once the last writes have settled and the schedules have come due, each copy is exact.
     app.clock.set(now + chrono::TimeDelta::hours(1));

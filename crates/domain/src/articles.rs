@@ -325,15 +325,8 @@ async fn keyset_page<C: ConnectionTrait>(
         } else {
             key().lte(at(cursor))
         };
-        beyond = base
-            .select_only()
-            .column(article::Column::Id)
-            .filter(other_side)
-            .limit(1)
-            .into_tuple::<i64>()
-            .one(db)
-            .await?
-            .is_some();
+        beyond =
+            crate::pagination::any_row(db, base.filter(other_side), article::Column::Id).await?;
     }
     let rows = order_by_time(rows_query, audience, descending)
         .limit(page.limit + 1)

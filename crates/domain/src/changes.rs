@@ -12,7 +12,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -150,6 +150,32 @@ pub struct Changes {
     pub has_more: bool,
 }
 
+/// The rows after `since` (from the start when `None`) that are old enough to serve at `now`.
+fn settled_after(now: DateTime<Utc>, since: Option<&TimeCursor>) -> Select<article_change::Entity> {
+    let query = article_change::Entity::find()
+        .filter(article_change::Column::VisibleFrom.lte(now - SETTLE));
+    match since {
+        Some(c) => query.filter(
+            Expr::tuple([
+                Expr::col(article_change::Column::VisibleFrom),
+                Expr::col(article_change::Column::Seq),
+            ])
+            .gt(Expr::tuple([Expr::val(c.at), Expr::val(c.id)])),
+        ),
+        None => query,
+    }
+}
+
+/// Whether any entry after `since` is ready to be served at `now`: one indexed lookup, for a
+/// reader polling the log.
+pub async fn any_since<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    since: Option<&TimeCursor>,
+) -> Result<bool> {
+    crate::pagination::any_row(db, settled_after(now, since), article_change::Column::Seq).await
+}
+
 /// The entries after `since` (from the start when `None`), at most `limit`, as `audience` may
 /// have them: an `upsert` of an article the audience may not see (now) is a tombstone.
 pub async fn since<C: ConnectionTrait>(
@@ -159,18 +185,7 @@ pub async fn since<C: ConnectionTrait>(
     since: Option<&TimeCursor>,
     limit: u64,
 ) -> Result<Changes> {
-    let key = || {
-        Expr::tuple([
-            Expr::col(article_change::Column::VisibleFrom),
-            Expr::col(article_change::Column::Seq),
-        ])
-    };
-    let mut query = article_change::Entity::find()
-        .filter(article_change::Column::VisibleFrom.lte(now - SETTLE));
-    if let Some(c) = since {
-        query = query.filter(key().gt(Expr::tuple([Expr::val(c.at), Expr::val(c.id)])));
-    }
-    let mut rows = query
+    let mut rows = settled_after(now, since)
         .order_by_asc(article_change::Column::VisibleFrom)
         .order_by_asc(article_change::Column::Seq)
         .limit(limit + 1)

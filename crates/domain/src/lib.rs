@@ -28,5 +28,6 @@ pub mod takedowns;
 pub mod tokens;
 pub mod users;
 pub mod views;
+pub mod webhooks;
 
 pub use error::{Error, Result};

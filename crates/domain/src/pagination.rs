@@ -6,6 +6,10 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
+use sea_orm::{
+    ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+    sea_query::Expr,
+};
 
 use crate::error::{Error, Result};
 
@@ -168,6 +172,58 @@ impl<T> Page<T> {
             has_next: self.has_next,
         }
     }
+}
+
+/// Whether `query` finds any row: one row's `id` (an `i64` key) is fetched, nothing more.
+pub async fn any_row<E: EntityTrait, C: ConnectionTrait>(
+    db: &C,
+    query: Select<E>,
+    id: E::Column,
+) -> Result<bool> {
+    Ok(query
+        .select_only()
+        .column(id)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// One page of `base`, newest first by the (`at`, `id`) keyset: forwards walks down the key,
+/// backwards up. One row beyond the page is asked for to learn whether more follow, and a one-row
+/// query checks the other side of the cursor.
+pub async fn newest_first<E: EntityTrait, C: ConnectionTrait>(
+    db: &C,
+    base: Select<E>,
+    at: E::Column,
+    id: E::Column,
+    page: &PageRequest<TimeCursor>,
+) -> Result<Page<E::Model>> {
+    // Here only: `ExprTrait` would shadow `Ord::min` for the rest of the module.
+    use sea_orm::sea_query::ExprTrait;
+    let key = || Expr::tuple([Expr::col(at), Expr::col(id)]);
+    let cursor_key = |c: &TimeCursor| Expr::tuple([Expr::val(c.at), Expr::val(c.id)]);
+    let descending = page.direction == Direction::Forward;
+    let mut rows = base.clone();
+    let mut beyond = false;
+    if let Some(cursor) = &page.cursor {
+        let (past, other_side) = if descending {
+            (key().lt(cursor_key(cursor)), key().gte(cursor_key(cursor)))
+        } else {
+            (key().gt(cursor_key(cursor)), key().lte(cursor_key(cursor)))
+        };
+        rows = rows.filter(past);
+        beyond = any_row(db, base.filter(other_side), id).await?;
+    }
+    let order = if descending { Order::Desc } else { Order::Asc };
+    let rows = rows
+        .order_by(at, order.clone())
+        .order_by(id, order)
+        .limit(page.limit + 1)
+        .all(db)
+        .await?;
+    Ok(Page::from_fetched(rows, page.limit, page.direction, beyond))
 }
 
 /// An opaque, URL-safe cursor: the sort key of a row, tagged with the kind of list it belongs to

@@ -5,11 +5,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
-    ActiveModelTrait,
-    ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
-    TransactionSession, TransactionTrait,
-    sea_query::{Expr, ExprTrait},
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    TransactionSession, TransactionTrait, sea_query::Expr,
 };
 
 use crate::{
@@ -17,7 +14,7 @@ use crate::{
     editorial::{self, Actor, checks},
     entities::{TakedownStatus, takedown_request},
     error::{Error, Result},
-    pagination::{Direction, Page, PageRequest, TimeCursor},
+    pagination::{Page, PageRequest, TimeCursor},
     search::Segmenter,
 };
 
@@ -100,42 +97,14 @@ pub async fn list<C: ConnectionTrait>(
     if let Some(status) = status {
         base = base.filter(takedown_request::Column::Status.eq(status));
     }
-    let key = || {
-        Expr::tuple([
-            Expr::col(takedown_request::Column::CreatedAt),
-            Expr::col(takedown_request::Column::Id),
-        ])
-    };
-    let at = |c: &TimeCursor| Expr::tuple([Expr::val(c.at), Expr::val(c.id)]);
-    // Newest first: forwards walks down the key, backwards up.
-    let descending = page.direction == Direction::Forward;
-    let mut rows = base.clone();
-    let mut beyond = false;
-    if let Some(cursor) = &page.cursor {
-        let (past, other_side) = if descending {
-            (key().lt(at(cursor)), key().gte(at(cursor)))
-        } else {
-            (key().gt(at(cursor)), key().lte(at(cursor)))
-        };
-        rows = rows.filter(past);
-        beyond = base
-            .select_only()
-            .column(takedown_request::Column::Id)
-            .filter(other_side)
-            .limit(1)
-            .into_tuple::<i64>()
-            .one(db)
-            .await?
-            .is_some();
-    }
-    let order = if descending { Order::Desc } else { Order::Asc };
-    let rows = rows
-        .order_by(takedown_request::Column::CreatedAt, order.clone())
-        .order_by(takedown_request::Column::Id, order)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(Page::from_fetched(rows, page.limit, page.direction, beyond))
+    crate::pagination::newest_first(
+        db,
+        base,
+        takedown_request::Column::CreatedAt,
+        takedown_request::Column::Id,
+        page,
+    )
+    .await
 }
 
 /// Accepts (taking the article down) or rejects a pending request, as `actor`. A request already

@@ -22,6 +22,7 @@ use crate::{
     graphql::{self, NewsroomSchema, Services, limits::QueryLimits, persisted::PersistedQueries},
     rest,
     views::{ViewService, ViewSettings},
+    webhooks::{WebhookSettings, WebhookWorker},
 };
 
 /// What every request handler shares; cheap to clone.
@@ -54,11 +55,12 @@ pub struct Application {
     port: u16,
     server: Server,
     views: Arc<ViewService>,
+    webhooks: Arc<WebhookWorker>,
 }
 
 impl Application {
     /// Binds `config.bind` and builds the server over `db`, connecting to Redis when configured
-    /// and starting the view flusher. `segmenter` is built once by the caller (it loads the
+    /// and starting the view flusher and the webhook worker. `segmenter` is built once by the caller (it loads the
     /// dictionaries, see [`crate::cli::segmenter`]) and shared by every worker.
     pub async fn build(
         config: &Config,
@@ -86,6 +88,13 @@ impl Application {
         .await
         .map_err(|e| anyhow::anyhow!("connecting to REDIS_URL: {e}"))?;
         views.start();
+        let webhook_settings = WebhookSettings::from_config(config);
+        let webhooks = WebhookWorker::new(
+            worker_pool(config, &db).await?,
+            clock.clone(),
+            webhook_settings.clone(),
+        )?;
+        webhooks.start();
         let limiter = crate::limits::RateLimiter::new(
             config.partner_rate_limit,
             config.redis_url.as_deref(),
@@ -100,6 +109,7 @@ impl Application {
             login_failure_delay: std::time::Duration::from_millis(config.login_failure_delay_ms),
             views: views.clone(),
             segmenter: segmenter.clone(),
+            webhook_urls: webhook_settings.urls,
         };
         let state = AppState {
             db,
@@ -140,6 +150,7 @@ impl Application {
             port,
             server: server.run(),
             views,
+            webhooks,
         })
     }
 
@@ -149,10 +160,12 @@ impl Application {
     }
 
     /// Serves until the process is told to stop (SIGINT / SIGTERM), drains requests, then writes
-    /// the views still buffered, so a clean stop loses none.
+    /// the views still buffered, so a clean stop loses none, and lets the webhook worker record
+    /// the attempts in flight and hand back its claims.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.views.shutdown().await;
+        self.webhooks.shutdown().await;
         served
     }
 
@@ -179,6 +192,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/readyz", web::get().to(readyz))
     .configure(rest::routes)
     .configure(feeds::routes);
+}
+
+/// A small pool of its own for the webhook worker, so that deliveries never wait for, or hold,
+/// the connections requests use. An in-memory SQLite database exists only in its own pool, so it
+/// is shared instead.
+async fn worker_pool(
+    config: &Config,
+    shared: &DatabaseConnection,
+) -> anyhow::Result<DatabaseConnection> {
+    let url = &config.database_url;
+    if url.starts_with("sqlite:") && newsroom_domain::db::sqlite_file(url).is_none() {
+        return Ok(shared.clone());
+    }
+    Ok(newsroom_domain::db::connect(url, 4).await?)
 }
 
 fn login_policy(config: &Config) -> LoginPolicy {

@@ -113,6 +113,20 @@ pub struct Config {
     /// `NEWSROOM_GRAPHQL_ALLOW_LIST`: run only operations registered with
     /// `newsroom operations register`.
     pub graphql_allow_list: bool,
+    /// `NEWSROOM_WEBHOOK_TIMEOUT_MS`: how long one webhook delivery may take.
+    pub webhook_timeout_ms: u64,
+    /// `NEWSROOM_WEBHOOK_RETRY_FIRST_MS`: the wait after a failed delivery; it doubles with each
+    /// failure in a row.
+    pub webhook_retry_first_ms: u64,
+    /// `NEWSROOM_WEBHOOK_RETRY_MAX_MS`: the longest wait between attempts.
+    pub webhook_retry_max_ms: u64,
+    /// `NEWSROOM_WEBHOOK_MAX_ATTEMPTS`: attempts at one event before it is marked failed.
+    pub webhook_max_attempts: u32,
+    /// `NEWSROOM_WEBHOOK_POLL_MS`: how often the delivery worker looks for work.
+    pub webhook_poll_ms: u64,
+    /// `NEWSROOM_WEBHOOK_ALLOW_PRIVATE`: whether webhook URLs may point at loopback, private and
+    /// link-local addresses; unset means yes in development and no in production.
+    pub webhook_allow_private: Option<bool>,
 }
 
 impl Default for Config {
@@ -151,7 +165,22 @@ impl Default for Config {
             graphql_batch: false,
             graphql_max_batch: 10,
             graphql_allow_list: false,
+            webhook_timeout_ms: 10_000,
+            webhook_retry_first_ms: 5_000,
+            webhook_retry_max_ms: 3_600_000,
+            webhook_max_attempts: 20,
+            webhook_poll_ms: 1_000,
+            webhook_allow_private: None,
         }
+    }
+}
+
+impl Config {
+    /// Whether webhook URLs may point at non-public addresses: as configured, else only in
+    /// development.
+    pub fn webhook_allow_private(&self) -> bool {
+        self.webhook_allow_private
+            .unwrap_or(self.env == Environment::Development)
     }
 }
 
@@ -255,6 +284,25 @@ impl Config {
                 "NEWSROOM_GRAPHQL_MAX_QUERY_BYTES must be at least 64 and at most NEWSROOM_MAX_BODY_BYTES",
             );
         }
+        if !(100..=120_000).contains(&self.webhook_timeout_ms) {
+            return invalid("NEWSROOM_WEBHOOK_TIMEOUT_MS must be between 100 and 120000");
+        }
+        if self.webhook_retry_first_ms == 0
+            || self.webhook_retry_max_ms < self.webhook_retry_first_ms
+        {
+            return invalid(
+                "NEWSROOM_WEBHOOK_RETRY_FIRST_MS must be at least 1 and NEWSROOM_WEBHOOK_RETRY_MAX_MS at least as long",
+            );
+        }
+        if self.webhook_retry_max_ms > 7 * 24 * 3_600_000 {
+            return invalid("NEWSROOM_WEBHOOK_RETRY_MAX_MS must be at most a week (604800000)");
+        }
+        if !(1..=100).contains(&self.webhook_max_attempts) {
+            return invalid("NEWSROOM_WEBHOOK_MAX_ATTEMPTS must be between 1 and 100");
+        }
+        if !(10..=60_000).contains(&self.webhook_poll_ms) {
+            return invalid("NEWSROOM_WEBHOOK_POLL_MS must be between 10 and 60000");
+        }
         if let Some(path) = &self.search_dict
             && !path.is_file()
         {
@@ -334,6 +382,49 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("NEWSROOM_SEARCH_DICT"), "{err}");
+        for (config, setting) in [
+            (
+                Config {
+                    webhook_timeout_ms: 0,
+                    ..Config::default()
+                },
+                "NEWSROOM_WEBHOOK_TIMEOUT_MS",
+            ),
+            (
+                Config {
+                    webhook_max_attempts: 0,
+                    ..Config::default()
+                },
+                "NEWSROOM_WEBHOOK_MAX_ATTEMPTS",
+            ),
+            (
+                Config {
+                    webhook_retry_max_ms: 10,
+                    ..Config::default()
+                },
+                "NEWSROOM_WEBHOOK_RETRY_MAX_MS",
+            ),
+            (
+                Config {
+                    webhook_poll_ms: 0,
+                    ..Config::default()
+                },
+                "NEWSROOM_WEBHOOK_POLL_MS",
+            ),
+        ] {
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains(setting), "{err}");
+        }
+    }
+
+    #[test]
+    fn private_webhook_addresses_are_allowed_in_development_only_unless_configured() {
+        let mut config = Config::default();
+        assert!(config.webhook_allow_private());
+        config.env = Environment::Production;
+        assert!(!config.webhook_allow_private());
+        config.webhook_allow_private = Some(true);
+        assert!(config.webhook_allow_private());
     }
 
     #[test]

@@ -11,3 +11,4 @@ pub mod graphql;
 pub mod limits;
 pub mod rest;
 pub mod views;
+pub mod webhooks;

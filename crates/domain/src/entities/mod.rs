@@ -15,6 +15,11 @@ pub mod source;
 pub mod tag;
 pub mod takedown_request;
 pub mod user;
+pub mod webhook_attempt;
+pub mod webhook_dispatch;
+pub mod webhook_endpoint;
+pub mod webhook_event;
+pub mod webhook_partner_article;
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -105,6 +110,47 @@ pub enum TakedownStatus {
     /// Rejected: the article stays.
     #[sea_orm(string_value = "rejected")]
     Rejected,
+}
+
+/// What a webhook event tells a partner about an article.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookEventKind {
+    /// The article became one the partner may have.
+    #[sea_orm(string_value = "published")]
+    Published,
+    /// An article the partner has changed.
+    #[sea_orm(string_value = "updated")]
+    Updated,
+    /// The partner may no longer have the article (unpublished, taken down, deleted, or its
+    /// source no longer allows syndication).
+    #[sea_orm(string_value = "removed")]
+    Removed,
+}
+
+/// What became of one attempt to deliver a webhook event.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryOutcome {
+    /// The endpoint answered with a 2xx status.
+    #[sea_orm(string_value = "delivered")]
+    Delivered,
+    /// It failed; the event will be tried again.
+    #[sea_orm(string_value = "retrying")]
+    Retrying,
+    /// It failed, and it was the last attempt: the endpoint moves on to the next event.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+    /// Not sent: the article is no longer one the partner may have, so its content is not pushed;
+    /// the removal that follows is.
+    #[sea_orm(string_value = "withheld")]
+    Withheld,
 }
 
 /// The markup an article's or page's body was written in. The body is stored as given and

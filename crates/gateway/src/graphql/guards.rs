@@ -16,6 +16,10 @@ pub enum RoleGuard {
     Editor,
     /// Admins only.
     Admin,
+    /// Syndication partners only.
+    Partner,
+    /// Partners (their own things), editors and admins (everyone's).
+    PartnerOrEditor,
 }
 
 impl Guard for RoleGuard {
@@ -29,6 +33,8 @@ impl Guard for RoleGuard {
         let allowed = match self {
             RoleGuard::Editor => role.is_editorial(),
             RoleGuard::Admin => role == Role::Admin,
+            RoleGuard::Partner => role == Role::Partner,
+            RoleGuard::PartnerOrEditor => role == Role::Partner || role.is_editorial(),
         };
         if allowed {
             Ok(())
@@ -36,6 +42,8 @@ impl Guard for RoleGuard {
             let needed = match self {
                 RoleGuard::Editor => "an editor or admin",
                 RoleGuard::Admin => "an admin",
+                RoleGuard::Partner => "a partner",
+                RoleGuard::PartnerOrEditor => "a partner, an editor or an admin",
             };
             Err(coded(Code::Forbidden, format!("only {needed} may do this")))
         }

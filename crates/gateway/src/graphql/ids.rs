@@ -23,6 +23,10 @@ pub enum Kind {
     ApiToken,
     /// A takedown request.
     TakedownRequest,
+    /// A partner's webhook endpoint.
+    WebhookEndpoint,
+    /// One attempt in the webhook delivery log.
+    WebhookDelivery,
 }
 
 impl Kind {
@@ -36,6 +40,8 @@ impl Kind {
             Kind::User => "User",
             Kind::ApiToken => "ApiToken",
             Kind::TakedownRequest => "TakedownRequest",
+            Kind::WebhookEndpoint => "WebhookEndpoint",
+            Kind::WebhookDelivery => "WebhookDelivery",
         }
     }
 
@@ -44,7 +50,7 @@ impl Kind {
     }
 
     /// Every kind; a test checks that each one round-trips.
-    const ALL: [Kind; 8] = [
+    const ALL: [Kind; 10] = [
         Kind::Article,
         Kind::Channel,
         Kind::Source,
@@ -53,6 +59,8 @@ impl Kind {
         Kind::User,
         Kind::ApiToken,
         Kind::TakedownRequest,
+        Kind::WebhookEndpoint,
+        Kind::WebhookDelivery,
     ];
 }
 

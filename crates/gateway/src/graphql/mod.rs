@@ -12,6 +12,7 @@ pub mod persisted;
 pub mod query;
 pub mod search;
 pub mod types;
+pub mod webhooks;
 
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 

@@ -20,6 +20,7 @@ use newsroom_domain::{
     takedowns::{self, NewTakedown},
     tokens,
     users::{self, LoginPolicy},
+    webhooks,
 };
 
 use super::{
@@ -30,6 +31,7 @@ use super::{
         ApiToken, Article, ArticleKind, BodyFormat, Channel, License, Page, Site, Source, Tag,
         TakedownRequest, User, request,
     },
+    webhooks::{RegisteredWebhook, WebhookEndpoint, scope as webhook_scope},
 };
 use crate::auth::{AuthKeys, Caller, TokenKind};
 
@@ -46,6 +48,8 @@ pub struct Services {
     pub views: Arc<crate::views::ViewService>,
     /// Cuts articles and queries into words for the search index.
     pub segmenter: Segmenter,
+    /// Which URLs partners may register for webhooks.
+    pub webhook_urls: newsroom_domain::webhooks::UrlPolicy,
 }
 
 /// The root of every write.
@@ -856,6 +860,53 @@ impl Mutation {
             token,
             api_token: ApiToken(row),
         })
+    }
+
+    /// Registers a webhook endpoint for the calling partner. From now on, each article the partner
+    /// may have that is published, updated or removed is POSTed to `url`, signed with the secret
+    /// returned here (and only here). `url` must be an absolute http(s) URL of at most 2000
+    /// characters without credentials, on a public host unless the deployment allows private
+    /// addresses; a partner may register up to 10. Partners only.
+    #[graphql(guard = "RoleGuard::Partner")]
+    async fn register_webhook(
+        &self,
+        ctx: &Context<'_>,
+        url: String,
+        description: Option<String>,
+    ) -> async_graphql::Result<RegisteredWebhook> {
+        let req = request(ctx)?;
+        let Caller::User(caller) = &req.caller else {
+            return Err(coded(
+                Code::Unauthenticated,
+                "sign in first: this needs a token",
+            ));
+        };
+        let registered = webhooks::register(
+            &req.db,
+            &caller.user,
+            &url,
+            description.as_deref(),
+            ctx.data::<Services>()?.webhook_urls,
+            req.now,
+        )
+        .await
+        .gql()?;
+        Ok(RegisteredWebhook {
+            endpoint: WebhookEndpoint(registered.endpoint),
+            secret: registered.secret,
+        })
+    }
+
+    /// Deletes a webhook endpoint and its delivery log; nothing more is sent to it. A partner
+    /// deletes its own (another's is `NOT_FOUND`); editors and admins any.
+    #[graphql(guard = "RoleGuard::PartnerOrEditor")]
+    async fn delete_webhook(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let row = ids::expect(Kind::WebhookEndpoint, &id, "id")?;
+        let req = request(ctx)?;
+        webhooks::delete(&req.db, webhook_scope(ctx)?, row)
+            .await
+            .gql()?;
+        Ok(id)
     }
 
     /// Revokes an API token: it is refused from the next request on. Admins only.

@@ -17,7 +17,7 @@ use newsroom_domain::{
     pagination::{Cursor, PageRequest, SlugCursor, TimeCursor},
     search::{self, HitCursor, SearchQuery},
     site::SiteSettings,
-    takedowns, tokens,
+    takedowns, tokens, webhooks,
 };
 
 use super::{
@@ -30,6 +30,7 @@ use super::{
         RankingWindow, Site, Source, Tag, TakedownRequest, TakedownStatus, User, list_size,
         request,
     },
+    webhooks::{WebhookDelivery, WebhookEndpoint, scope as webhook_scope},
 };
 
 /// The root of every read.
@@ -185,6 +186,53 @@ impl Query {
                 .into_iter()
                 .map(|row| Edge::new(takedowns::cursor_of(&row).encode(), TakedownRequest(row))),
         );
+        Ok(connection)
+    }
+
+    /// Webhook endpoints, oldest first: a partner's own; every partner's for editors and admins.
+    #[graphql(guard = "RoleGuard::PartnerOrEditor")]
+    async fn webhook_endpoints(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<WebhookEndpoint>> {
+        let req = request(ctx)?;
+        Ok(webhooks::endpoints(&req.db, webhook_scope(ctx)?)
+            .await
+            .gql()?
+            .into_iter()
+            .map(WebhookEndpoint)
+            .collect())
+    }
+
+    /// The webhook delivery log, newest first: one line per attempt, with its event, endpoint,
+    /// outcome, HTTP status or error, and when it is tried again. A partner sees its own
+    /// endpoints'; editors and admins everyone's. `endpoint` narrows it to one endpoint (another
+    /// partner's is `NOT_FOUND`).
+    #[graphql(guard = "RoleGuard::PartnerOrEditor")]
+    async fn webhook_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        endpoint: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Connection<String, WebhookDelivery>> {
+        let page = page_request::<TimeCursor>(first, after, last, before)?;
+        let endpoint = endpoint
+            .map(|id| ids::expect(Kind::WebhookEndpoint, &id, "endpoint"))
+            .transpose()?;
+        let req = request(ctx)?;
+        let rows = webhooks::deliveries(&req.db, webhook_scope(ctx)?, endpoint, &page)
+            .await
+            .gql()?;
+        let mut connection = Connection::new(rows.has_previous, rows.has_next);
+        connection.edges.extend(rows.items.into_iter().map(|row| {
+            Edge::new(
+                webhooks::delivery_cursor(&row.attempt).encode(),
+                WebhookDelivery(row),
+            )
+        }));
         Ok(connection)
     }
 
@@ -519,8 +567,12 @@ impl Query {
                 .gql()?
                 .pop()
                 .map(|p| Node::Page(Page(p))),
-            // People and tokens are not public objects.
-            Kind::User | Kind::ApiToken | Kind::TakedownRequest => None,
+            // People, tokens and webhooks are not public objects.
+            Kind::User
+            | Kind::ApiToken
+            | Kind::TakedownRequest
+            | Kind::WebhookEndpoint
+            | Kind::WebhookDelivery => None,
         })
     }
 }

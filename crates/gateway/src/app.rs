@@ -127,11 +127,18 @@ impl Application {
         let console = config.env == Environment::Development;
         spawn_throttle_purge(state.db.clone(), state.clock.clone(), login_policy(config));
         let first_seen = web::Data::new(crate::caching::FirstSeen::default());
+        let metrics = web::Data::from(crate::ops::Metrics::new()?);
+        let ops_config = config.clone();
         let mut server = HttpServer::new(move || {
             let app = App::new()
                 .wrap(actix_web::middleware::from_fn(
                     crate::caching::conditional_get,
                 ))
+                .wrap(crate::ops::cors(&ops_config))
+                .wrap(actix_web::middleware::from_fn(crate::ops::record_metrics))
+                .wrap(actix_web::middleware::from_fn(crate::ops::request_id))
+                .wrap(crate::ops::security_headers())
+                .app_data(metrics.clone())
                 .app_data(first_seen.clone())
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(max_body))
@@ -190,6 +197,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/healthz", web::get().to(healthz))
     .route("/readyz", web::get().to(readyz))
+    .configure(crate::ops::routes)
     .configure(rest::routes)
     .configure(feeds::routes);
 }
@@ -253,5 +261,6 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 async fn console_page() -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::html())
+        .insert_header((header::CONTENT_SECURITY_POLICY, crate::ops::CONSOLE_CSP))
         .body(include_str!("console.html"))
 }

@@ -130,6 +130,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = Config::load(cli.config.as_deref())?;
+    crate::ops::init_tracing(&config);
     match command {
         Command::Schema => Ok(()),
         Command::Migrate => {

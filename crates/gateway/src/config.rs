@@ -127,6 +127,49 @@ pub struct Config {
     /// `NEWSROOM_WEBHOOK_ALLOW_PRIVATE`: whether webhook URLs may point at loopback, private and
     /// link-local addresses; unset means yes in development and no in production.
     pub webhook_allow_private: Option<bool>,
+    /// `NEWSROOM_CORS_ORIGINS`: the origins browsers may call the API from, comma-separated
+    /// (`https://www.example.com,https://app.example.com`), or `*` for any. Unset means any
+    /// `localhost` / `127.0.0.1` / `[::1]` origin in development and none in production.
+    #[serde(default, deserialize_with = "comma_separated")]
+    pub cors_origins: Option<Vec<String>>,
+    /// `NEWSROOM_LOG_FORMAT`: `json` or `text`; unset means JSON in production, text in
+    /// development.
+    pub log_format: Option<LogFormat>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object a line, for log collectors.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// A list given either as a list (TOML) or as one comma-separated string (environment).
+fn comma_separated<'de, D>(deserializer: D) -> Result<Option<Vec<String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items = match Option::<Either>::deserialize(deserializer)? {
+        None => return Ok(None),
+        Some(Either::One(s)) => s.split(',').map(str::to_owned).collect::<Vec<_>>(),
+        Some(Either::Many(v)) => v,
+    };
+    Ok(Some(
+        items
+            .into_iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    ))
 }
 
 impl Default for Config {
@@ -171,6 +214,8 @@ impl Default for Config {
             webhook_max_attempts: 20,
             webhook_poll_ms: 1_000,
             webhook_allow_private: None,
+            cors_origins: None,
+            log_format: None,
         }
     }
 }
@@ -181,6 +226,14 @@ impl Config {
     pub fn webhook_allow_private(&self) -> bool {
         self.webhook_allow_private
             .unwrap_or(self.env == Environment::Development)
+    }
+
+    /// How log lines are written: as configured, else JSON in production and text in development.
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format.unwrap_or(match self.env {
+            Environment::Production => LogFormat::Json,
+            Environment::Development => LogFormat::Text,
+        })
     }
 }
 
@@ -303,6 +356,13 @@ impl Config {
         if !(10..=60_000).contains(&self.webhook_poll_ms) {
             return invalid("NEWSROOM_WEBHOOK_POLL_MS must be between 10 and 60000");
         }
+        for origin in self.cors_origins.iter().flatten() {
+            if origin != "*" && !is_origin(origin) {
+                return Err(ConfigError::Invalid(format!(
+                    "NEWSROOM_CORS_ORIGINS: `{origin}` is not an origin (scheme://host[:port], no path) or `*`"
+                )));
+            }
+        }
         if let Some(path) = &self.search_dict
             && !path.is_file()
         {
@@ -313,6 +373,22 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// What follows `http://` or `https://` in `s`, if it starts with either.
+pub(crate) fn after_web_scheme(s: &str) -> Option<&str> {
+    s.strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+}
+
+/// Whether `s` is a browser origin: `http(s)://host[:port]` with nothing after it.
+fn is_origin(s: &str) -> bool {
+    let Some(rest) = after_web_scheme(s) else {
+        return false;
+    };
+    !rest.is_empty()
+        && !rest.contains(['/', '?', '#', '@', ' '])
+        && rest.chars().all(|c| c.is_ascii_graphic())
 }
 
 /// Names the environment variable behind a figment error where there is one, since that is what
@@ -425,6 +501,41 @@ mod tests {
         assert!(!config.webhook_allow_private());
         config.webhook_allow_private = Some(true);
         assert!(config.webhook_allow_private());
+    }
+
+    #[test]
+    fn cors_origins_are_a_comma_separated_list_of_origins() {
+        let config = with(
+            "cors_origins",
+            " https://www.example.com, http://localhost:3000 ,",
+        )
+        .unwrap();
+        assert_eq!(
+            config.cors_origins.unwrap(),
+            ["https://www.example.com", "http://localhost:3000"]
+        );
+        let config = Config::from_figment(
+            Figment::from(Serialized::defaults(Config::default())).merge(Serialized::global(
+                "cors_origins",
+                vec!["https://a.example", "*"],
+            )),
+        )
+        .unwrap();
+        assert_eq!(config.cors_origins.unwrap(), ["https://a.example", "*"]);
+        for bad in ["example.com", "https://example.com/path", "ftp://x"] {
+            let err = with("cors_origins", bad).unwrap_err().to_string();
+            assert!(err.contains("NEWSROOM_CORS_ORIGINS"), "{err}");
+        }
+    }
+
+    #[test]
+    fn logs_are_json_in_production_unless_configured() {
+        let mut config = Config::default();
+        assert_eq!(config.log_format(), LogFormat::Text);
+        config.env = Environment::Production;
+        assert_eq!(config.log_format(), LogFormat::Json);
+        config.log_format = Some(LogFormat::Text);
+        assert_eq!(config.log_format(), LogFormat::Text);
     }
 
     #[test]

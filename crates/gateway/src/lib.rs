@@ -9,6 +9,7 @@ pub mod config;
 pub mod feeds;
 pub mod graphql;
 pub mod limits;
+pub mod ops;
 pub mod rest;
 pub mod views;
 pub mod webhooks;

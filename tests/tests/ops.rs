@@ -1,0 +1,470 @@
+//! Operations, end to end on the real server: security headers on every kind of response, CORS
+//! by configured origin, request ids echoed or replaced, and `/metrics` in the Prometheus text
+//! format counting requests by route pattern.
+
+use newsroom_domain::entities::{ArticleStatus, article};
+use newsroom_gateway::{
+    config::Environment,
+    graphql::ids::{Kind, encode},
+};
+use newsroom_tests::{Backend, TestApp, on_both_backends};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use std::collections::HashMap;
+
+use reqwest::{Method, StatusCode, header::HeaderMap};
+
+on_both_backends!(metrics_count_requests_by_route_pattern_and_status);
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn assert_security_headers(what: &str, headers: &HeaderMap) {
+    assert_eq!(
+        header(headers, "x-content-type-options"),
+        Some("nosniff"),
+        "{what}"
+    );
+    assert_eq!(
+        header(headers, "referrer-policy"),
+        Some("no-referrer"),
+        "{what}"
+    );
+    assert_eq!(header(headers, "x-frame-options"), Some("DENY"), "{what}");
+    let csp = header(headers, "content-security-policy").unwrap_or_default();
+    assert!(csp.contains("default-src 'none'"), "{what}: {csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+    assert!(
+        headers.get("strict-transport-security").is_none(),
+        "{what}: HSTS is left to the TLS terminator"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_carries_the_security_headers() -> anyhow::Result<()> {
+    let app = TestApp::spawn(Backend::Sqlite, false).await?;
+    let ok = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await?;
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_security_headers("200", ok.headers());
+
+    let missing = app
+        .client
+        .get(format!("{}/no/such/page", app.address))
+        .send()
+        .await?;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_security_headers("404", missing.headers());
+
+    let refused = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("content-type", "text/plain")
+        .body("{ __typename }")
+        .send()
+        .await?;
+    assert_eq!(refused.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_security_headers("415", refused.headers());
+
+    let bad = app
+        .client
+        .post(format!("{}/api/v1/articles/not-an-id/views", app.address))
+        .send()
+        .await?;
+    assert!(bad.status().is_client_error(), "{}", bad.status());
+    assert_security_headers("REST error", bad.headers());
+
+    // The development console runs its own inline script, under a policy of its own.
+    let console = app.client.get(format!("{}/", app.address)).send().await?;
+    assert_eq!(console.status(), StatusCode::OK);
+    let csp = header(console.headers(), "content-security-policy").unwrap_or_default();
+    assert!(csp.contains("script-src 'unsafe-inline'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(
+        header(console.headers(), "x-content-type-options"),
+        Some("nosniff")
+    );
+    Ok(())
+}
+
+/// A browser's preflight for a GraphQL POST from `origin`.
+async fn preflight(app: &TestApp, origin: &str) -> anyhow::Result<reqwest::Response> {
+    Ok(app
+        .client
+        .request(Method::OPTIONS, format!("{}/graphql", app.address))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "content-type, authorization",
+        )
+        .send()
+        .await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_admits_the_configured_origins_only() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with(Backend::Sqlite, false, |config| {
+        config.env = Environment::Production;
+        config.cors_origins = Some(vec!["https://www.example.com".into()]);
+    })
+    .await?;
+
+    let allowed = preflight(&app, "https://www.example.com").await?;
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    let h = allowed.headers();
+    assert_eq!(
+        header(h, "access-control-allow-origin"),
+        Some("https://www.example.com")
+    );
+    let methods = header(h, "access-control-allow-methods").unwrap_or_default();
+    for method in ["GET", "POST", "OPTIONS"] {
+        assert!(methods.contains(method), "{methods}");
+    }
+    let headers = header(h, "access-control-allow-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(headers.contains("content-type"), "{headers}");
+    assert!(headers.contains("authorization"), "{headers}");
+    assert!(h.get("x-request-id").is_some());
+    assert_security_headers("preflight", h);
+
+    let refused = preflight(&app, "https://evil.example").await?;
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "a disallowed origin gets no CORS headers"
+    );
+    assert!(!refused.status().is_success(), "{}", refused.status());
+    // A loopback origin is a development convenience only.
+    let local = preflight(&app, "http://localhost:3000").await?;
+    assert!(local.headers().get("access-control-allow-origin").is_none());
+
+    // An actual request from an allowed origin exposes the headers scripts may read.
+    let res = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("origin", "https://www.example.com")
+        .json(&serde_json::json!({ "query": "{ __typename }" }))
+        .send()
+        .await?;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        header(res.headers(), "access-control-allow-origin"),
+        Some("https://www.example.com")
+    );
+    let exposed = header(res.headers(), "access-control-expose-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    for name in ["etag", "retry-after", "x-request-id"] {
+        assert!(exposed.contains(name), "{exposed}");
+    }
+    // From another origin the request is served (non-browser clients send Origin too), but
+    // without CORS headers, so a browser withholds the answer from the page.
+    let res = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("origin", "https://evil.example")
+        .json(&serde_json::json!({ "query": "{ __typename }" }))
+        .send()
+        .await?;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn development_admits_loopback_origins_by_default() -> anyhow::Result<()> {
+    let app = TestApp::spawn(Backend::Sqlite, false).await?;
+    let local = preflight(&app, "http://localhost:5173").await?;
+    assert!(local.status().is_success(), "{}", local.status());
+    assert_eq!(
+        header(local.headers(), "access-control-allow-origin"),
+        Some("http://localhost:5173")
+    );
+    let lookalike = preflight(&app, "http://localhost.evil.example").await?;
+    assert!(
+        lookalike
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    Ok(())
+}
+
+async fn request_id_for(app: &TestApp, sent: Option<&[u8]>) -> anyhow::Result<String> {
+    let mut req = app.client.get(format!("{}/healthz", app.address));
+    if let Some(id) = sent {
+        req = req.header(
+            "x-request-id",
+            reqwest::header::HeaderValue::from_bytes(id)?,
+        );
+    }
+    let res = req.send().await?;
+    assert_eq!(res.status(), StatusCode::OK);
+    Ok(header(res.headers(), "x-request-id")
+        .unwrap_or_default()
+        .to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sane_request_id_is_echoed_and_any_other_replaced() -> anyhow::Result<()> {
+    let app = TestApp::spawn(Backend::Sqlite, false).await?;
+    assert_eq!(
+        request_id_for(&app, Some(b"trace-42.abc_DEF")).await?,
+        "trace-42.abc_DEF"
+    );
+    let generated = request_id_for(&app, None).await?;
+    assert!(uuid::Uuid::parse_str(&generated).is_ok(), "{generated}");
+    let long = [b'a'; 129];
+    let replacing = [&long[..], "café".as_bytes(), b"with space", b"tab\there"];
+    for sent in replacing {
+        let got = request_id_for(&app, Some(sent)).await?;
+        assert!(uuid::Uuid::parse_str(&got).is_ok(), "{sent:?} -> {got}");
+    }
+    let longest = [b'z'; 128];
+    assert_eq!(
+        request_id_for(&app, Some(&longest)).await?.as_bytes(),
+        &longest[..]
+    );
+    // Two requests without an id get different ones.
+    assert_ne!(request_id_for(&app, None).await?, generated);
+    // Errors carry it too.
+    let res = app
+        .client
+        .get(format!("{}/no/such/page", app.address))
+        .header("x-request-id", "lost-1")
+        .send()
+        .await?;
+    assert_eq!(header(res.headers(), "x-request-id"), Some("lost-1"));
+    Ok(())
+}
+
+/// One sample of a scrape.
+#[derive(Debug)]
+struct Sample {
+    metric: String,
+    labels: HashMap<String, String>,
+    value: f64,
+}
+
+impl Sample {
+    fn label(&self, name: &str) -> Option<&str> {
+        self.labels.get(name).map(String::as_str)
+    }
+}
+
+/// Parses one sample line of the Prometheus text format (version 0.0.4):
+/// `name{label="value",...} value`, label values escaped with `\\`, `\"` and `\n`.
+fn parse_sample(line: &str) -> anyhow::Result<Sample> {
+    let bad = || anyhow::anyhow!("not a Prometheus sample line: {line}");
+    let name_end = line.find(['{', ' ']).ok_or_else(bad)?;
+    let metric = &line[..name_end];
+    anyhow::ensure!(
+        !metric.is_empty()
+            && metric
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+            && !metric.starts_with(|c: char| c.is_ascii_digit()),
+        "bad metric name in {line}"
+    );
+    let mut labels = HashMap::new();
+    let mut rest = &line[name_end..];
+    if let Some(mut inner) = rest.strip_prefix('{') {
+        loop {
+            if let Some(after) = inner.strip_prefix('}') {
+                rest = after;
+                break;
+            }
+            let (name, after) = inner.split_once("=\"").ok_or_else(bad)?;
+            anyhow::ensure!(
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "bad label name in {line}"
+            );
+            let mut value = String::new();
+            let mut chars = after.char_indices();
+            let end = loop {
+                match chars.next().ok_or_else(bad)? {
+                    (i, '"') => break i,
+                    (_, '\\') => match chars.next().ok_or_else(bad)?.1 {
+                        'n' => value.push('\n'),
+                        c @ ('\\' | '"') => value.push(c),
+                        _ => return Err(bad()),
+                    },
+                    (_, c) => value.push(c),
+                }
+            };
+            labels.insert(name.to_owned(), value);
+            inner = &after[end + 1..];
+            inner = inner.strip_prefix(',').unwrap_or(inner);
+        }
+    }
+    let value = rest.strip_prefix(' ').ok_or_else(bad)?;
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v.parse::<f64>().map_err(|_| bad())?,
+    };
+    Ok(Sample {
+        metric: metric.to_owned(),
+        labels,
+        value,
+    })
+}
+
+/// Scrapes `/metrics`, checking every line is Prometheus text: `# HELP` / `# TYPE` comments
+/// before their samples, and sample lines.
+async fn scrape(app: &TestApp) -> anyhow::Result<Vec<Sample>> {
+    let res = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await?;
+    assert_eq!(res.status(), StatusCode::OK);
+    let content_type = header(res.headers(), "content-type")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    assert!(content_type.contains("version=0.0.4"), "{content_type}");
+    let text = res.text().await?;
+    let mut typed = HashMap::new();
+    let mut samples = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        if let Some(comment) = line.strip_prefix("# ") {
+            if let Some(rest) = comment.strip_prefix("TYPE ") {
+                let (name, kind) = rest
+                    .split_once(' ')
+                    .ok_or_else(|| anyhow::anyhow!("{line}"))?;
+                anyhow::ensure!(
+                    ["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind),
+                    "unknown type in {line}"
+                );
+                typed.insert(name.to_owned(), kind.to_owned());
+            }
+            continue;
+        }
+        let sample = parse_sample(line)?;
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| {
+                sample
+                    .metric
+                    .strip_suffix(suffix)
+                    .filter(|base| typed.get(*base).is_some_and(|k| k == "histogram"))
+            })
+            .unwrap_or(&sample.metric);
+        anyhow::ensure!(typed.contains_key(family), "no # TYPE before {line}");
+        samples.push(sample);
+    }
+    anyhow::ensure!(!samples.is_empty(), "an empty scrape");
+    Ok(samples)
+}
+
+/// The `newsroom_http_requests_total` sample for these labels (0 when absent).
+fn requests(scrape: &[Sample], method: &str, route: &str, status: &str) -> f64 {
+    scrape
+        .iter()
+        .filter(|s| s.metric == "newsroom_http_requests_total")
+        .filter(|s| {
+            s.label("method") == Some(method)
+                && s.label("route") == Some(route)
+                && s.label("status") == Some(status)
+        })
+        .map(|s| s.value)
+        .sum()
+}
+
+fn gauge(scrape: &[Sample], metric: &str) -> Option<f64> {
+    scrape.iter().find(|s| s.metric == metric).map(|s| s.value)
+}
+
+async fn metrics_count_requests_by_route_pattern_and_status(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    // Views stay buffered for the whole test, so the gauge can be checked without a race.
+    let app = TestApp::spawn_with(backend, true, |config| config.view_flush_ms = 3_600_000).await?;
+    let before = scrape(&app).await?;
+    let route = "/feeds/{kind}/{slug}/{file}";
+    let known = requests(&before, "GET", route, "404");
+
+    for (path, status) in [
+        (
+            "/feeds/channel/no-such-channel/rss.xml",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/feeds/channel/another-missing-one/rss.xml",
+            StatusCode::NOT_FOUND,
+        ),
+        ("/healthz", StatusCode::OK),
+        ("/nothing/here/at/all", StatusCode::NOT_FOUND),
+    ] {
+        let res = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await?;
+        assert_eq!(res.status(), status, "{path}");
+    }
+
+    let after = scrape(&app).await?;
+    assert_eq!(requests(&after, "GET", route, "404"), known + 2.0);
+    assert!(requests(&after, "GET", "/healthz", "200") >= 1.0);
+    assert_eq!(requests(&after, "GET", "unmatched", "404"), 1.0);
+    // The raw path never becomes a label.
+    for sample in &after {
+        for value in sample.labels.values() {
+            assert!(!value.contains("no-such-channel"), "{sample:?}");
+            assert!(!value.contains("nothing/here"), "{sample:?}");
+        }
+    }
+    // The latency histogram has observations for the route.
+    let observed = after
+        .iter()
+        .find(|s| {
+            s.metric == "newsroom_http_request_duration_seconds_count"
+                && s.label("route") == Some(route)
+        })
+        .ok_or_else(|| anyhow::anyhow!("no latency histogram for {route}"))?;
+    assert_eq!(observed.value, known + 2.0);
+    assert!(after.iter().any(|s| {
+        s.metric == "newsroom_http_request_duration_seconds_bucket"
+            && s.label("route") == Some(route)
+            && s.label("le") == Some("+Inf")
+            && s.value == known + 2.0
+    }));
+    // The pool is in use and the view buffer is reported.
+    let open = gauge(&after, "newsroom_db_pool_connections")
+        .ok_or_else(|| anyhow::anyhow!("no pool gauge"))?;
+    assert!(open >= 1.0, "{open}");
+    assert!(gauge(&after, "newsroom_db_pool_connections_idle").is_some());
+    assert_eq!(gauge(&after, "newsroom_views_buffered"), Some(0.0));
+
+    let published = article::Entity::find()
+        .filter(article::Column::Status.eq(ArticleStatus::Published))
+        .one(&app.db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the demo has a published article"))?;
+    let res = app
+        .client
+        .post(format!(
+            "{}/api/v1/articles/{}/views",
+            app.address,
+            encode(Kind::Article, published.id).0
+        ))
+        .send()
+        .await?;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let last = scrape(&app).await?;
+    assert_eq!(gauge(&last, "newsroom_views_buffered"), Some(1.0));
+    assert_eq!(
+        requests(&last, "POST", "/api/v1/articles/{id}/views", "204"),
+        1.0
+    );
+    Ok(())
+}

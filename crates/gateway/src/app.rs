@@ -127,12 +127,15 @@ impl Application {
         let console = config.env == Environment::Development;
         spawn_throttle_purge(state.db.clone(), state.clock.clone(), login_policy(config));
         let first_seen = web::Data::new(crate::caching::FirstSeen::default());
+        let openapi = web::Data::new(rest::openapi::Document(rest::openapi::json()));
         let mut server = HttpServer::new(move || {
             let app = App::new()
                 .wrap(actix_web::middleware::from_fn(
                     crate::caching::conditional_get,
                 ))
+                .wrap(actix_web::middleware::from_fn(head_as_get))
                 .app_data(first_seen.clone())
+                .app_data(openapi.clone())
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(max_body))
                 .configure(routes);
@@ -178,6 +181,20 @@ impl Application {
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
+}
+
+/// Answers `HEAD` wherever `GET` is served (RFC 9110, 9.3.2): the request is routed and answered
+/// as a `GET`, so the status and headers (`ETag`, `Content-Length`, ...) are the same, and the
+/// HTTP layer, which remembers the request was a `HEAD`, sends no body. One middleware rather
+/// than a `HEAD` route beside each `GET`, so no route can forget it.
+async fn head_as_get(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
 }
 
 /// Every route.

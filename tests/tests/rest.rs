@@ -9,11 +9,10 @@ use std::collections::BTreeSet;
 use anyhow::{Context, ensure};
 use newsroom_domain::{
     demo::SEED_ARTICLE_SLUG,
-    entities::{ArticleStatus, License, Role, article, source},
+    entities::{Role, article},
 };
 use newsroom_tests::{Backend, TestApp, on_both_backends};
 use reqwest::{Method, StatusCode, header::HeaderMap};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 on_both_backends!(
@@ -613,29 +612,11 @@ async fn channels_tags_sources_site_and_pages_match_graphql(
     Ok(())
 }
 
-/// Published articles whose source neither is the site's own nor allows syndication, and the
-/// published rest.
+/// The slugs of the published articles a partner may not have, and of those it may.
 async fn split_by_license(app: &TestApp) -> anyhow::Result<(BTreeSet<String>, BTreeSet<String>)> {
-    let closed: BTreeSet<i64> = source::Entity::find()
-        .all(&app.db)
-        .await?
-        .into_iter()
-        .filter(|s| !s.syndication_allowed && s.license != License::Own)
-        .map(|s| s.id)
-        .collect();
-    let (mut forbidden, mut allowed) = (BTreeSet::new(), BTreeSet::new());
-    for a in article::Entity::find()
-        .filter(article::Column::Status.eq(ArticleStatus::Published))
-        .all(&app.db)
-        .await?
-    {
-        if a.source_id.is_some_and(|s| closed.contains(&s)) {
-            forbidden.insert(a.slug);
-        } else {
-            allowed.insert(a.slug);
-        }
-    }
-    Ok((forbidden, allowed))
+    let (forbidden, allowed) = app.published_by_syndication().await?;
+    let slugs = |rows: Vec<article::Model>| rows.into_iter().map(|a| a.slug).collect();
+    Ok((slugs(forbidden), slugs(allowed)))
 }
 
 async fn partners_receive_only_what_they_may_republish_and_nobody_a_takedown(

@@ -52,14 +52,11 @@ pub async fn list_articles(
     let rows = articles::list(&state.db, now, audience, &filter, order, &page).await?;
     let relations = ArticleRelations::load(&state.db, &rows.items).await?;
     let site = SiteSettings::load(&state.db).await?;
-    let cursor = |a: Option<&_>| a.map(|a| articles::cursor_of(a).encode());
-    let (first, last) = (cursor(rows.items.first()), cursor(rows.items.last()));
-    let items = rows
-        .items
-        .iter()
-        .map(|a| ArticleSummary::new(a, &relations, &site))
-        .collect();
-    Ok(web::Json(ArticlePage::new(items, &rows, first, last)))
+    Ok(web::Json(ArticlePage::from_rows(
+        &rows,
+        |a| articles::cursor_of(a).encode(),
+        |a| ArticleSummary::new(a, &relations, &site),
+    )))
 }
 
 /// One visible article by slug.

@@ -5,6 +5,7 @@
 use actix_web::{HttpRequest, get, web};
 use newsroom_domain::{
     catalog,
+    entities::{source, tag},
     pagination::{Cursor, SlugCursor},
     site::SiteSettings,
 };
@@ -60,12 +61,10 @@ pub async fn list_tags(
     let page = paging.request::<SlugCursor>()?;
     authenticated(&state, &http).await?;
     let rows = catalog::tags(&state.db, &page).await?;
-    let cursor = |t: Option<&newsroom_domain::entities::tag::Model>| {
-        t.map(|t| SlugCursor(t.slug.clone()).encode())
-    };
-    let (first, last) = (cursor(rows.items.first()), cursor(rows.items.last()));
-    let items = rows.items.iter().map(Tag::from).collect();
-    Ok(web::Json(TagPage::new(items, &rows, first, last)))
+    let cursor = |t: &tag::Model| SlugCursor(t.slug.clone()).encode();
+    Ok(web::Json(TagPage::from_rows(&rows, cursor, |t| {
+        Tag::from(t)
+    })))
 }
 
 /// All sources, in slug order.
@@ -89,12 +88,10 @@ pub async fn list_sources(
     let page = paging.request::<SlugCursor>()?;
     authenticated(&state, &http).await?;
     let rows = catalog::sources(&state.db, &page).await?;
-    let cursor = |s: Option<&newsroom_domain::entities::source::Model>| {
-        s.map(|s| SlugCursor(s.slug.clone()).encode())
-    };
-    let (first, last) = (cursor(rows.items.first()), cursor(rows.items.last()));
-    let items = rows.items.iter().map(Source::from).collect();
-    Ok(web::Json(SourcePage::new(items, &rows, first, last)))
+    let cursor = |s: &source::Model| SlugCursor(s.slug.clone()).encode();
+    Ok(web::Json(SourcePage::from_rows(&rows, cursor, |s| {
+        Source::from(s)
+    })))
 }
 
 /// The site.

@@ -484,19 +484,22 @@ macro_rules! keyset_page {
         }
 
         impl $name {
-            /// A page of `items`, with the cursors of its first and last rows.
-            pub fn new(
-                items: Vec<$item>,
-                page: &newsroom_domain::pagination::Page<impl Sized>,
-                first_cursor: Option<String>,
-                last_cursor: Option<String>,
+            /// The page of `rows`, each made an item by `item` and placed by `cursor`.
+            pub fn from_rows<R>(
+                rows: &newsroom_domain::pagination::Page<R>,
+                cursor: impl Fn(&R) -> String,
+                item: impl Fn(&R) -> $item,
             ) -> Self {
                 $name {
-                    items,
-                    has_next_page: page.has_next,
-                    has_previous_page: page.has_previous,
-                    next_cursor: last_cursor.filter(|_| page.has_next),
-                    previous_cursor: first_cursor.filter(|_| page.has_previous),
+                    items: rows.items.iter().map(item).collect(),
+                    has_next_page: rows.has_next,
+                    has_previous_page: rows.has_previous,
+                    next_cursor: rows.items.last().map(&cursor).filter(|_| rows.has_next),
+                    previous_cursor: rows
+                        .items
+                        .first()
+                        .map(&cursor)
+                        .filter(|_| rows.has_previous),
                 }
             }
         }

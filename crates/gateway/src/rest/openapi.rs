@@ -279,6 +279,16 @@ mod tests {
                 documented.insert((method, path.clone()));
             }
         }
-        assert_eq!(served, documented);
+        let undocumented: Vec<_> = served.difference(&documented).collect();
+        assert!(
+            undocumented.is_empty(),
+            "served under /api/v1 but not in the document (register routes with \
+             `.service(handler)` and `#[utoipa::path]`): {undocumented:?}"
+        );
+        let unserved: Vec<_> = documented.difference(&served).collect();
+        assert!(
+            unserved.is_empty(),
+            "documented but not served: {unserved:?}"
+        );
     }
 }

@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN    = $(CARGO) run --quiet --bin newsroom --
 
-.PHONY: run build test test-postgres lint fmt schema bench
+.PHONY: run build test test-postgres lint fmt schema openapi bench
 
 run: ## Start the API on SQLite (./data/newsroom.db) with the demo content
 	$(BIN) serve --demo
@@ -26,6 +26,9 @@ fmt:
 
 schema: ## Rewrite schema.graphql from the code
 	$(BIN) schema > schema.graphql
+
+openapi: ## Rewrite openapi.json (the REST API's OpenAPI 3.1 document) from the code
+	$(BIN) openapi > openapi.json
 
 bench: ## Read-path, view and search latency over 100,000 articles on SQLite, and on PostgreSQL when TEST_POSTGRES_URL is set
 	$(CARGO) bench -p newsroom-tests --bench read_path --bench views --bench search

@@ -23,7 +23,7 @@ use newsroom_domain::{
     clock::ManualClock,
     db, demo,
     editorial::{NewArticle, catalog},
-    entities::{ArticleKind, BodyFormat, Role, source, user},
+    entities::{ArticleKind, ArticleStatus, BodyFormat, License, Role, article, source, user},
     search::Segmenter,
     users,
 };
@@ -33,7 +33,10 @@ use newsroom_gateway::{
     config::Config,
     views::ViewService,
 };
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
 use serde_json::{Value, json};
 
 /// The database a test runs on.
@@ -473,6 +476,26 @@ impl TestApp {
         let before = self.statements.load(Ordering::SeqCst);
         let out = f().await?;
         Ok((self.statements.load(Ordering::SeqCst) - before, out))
+    }
+
+    /// The published articles a partner may not have (their source is neither the site's own
+    /// nor allows syndication), and those it may, read from the database.
+    pub async fn published_by_syndication(
+        &self,
+    ) -> anyhow::Result<(Vec<article::Model>, Vec<article::Model>)> {
+        let closed: Vec<i64> = source::Entity::find()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .filter(|s| !s.syndication_allowed && s.license != License::Own)
+            .map(|s| s.id)
+            .collect();
+        Ok(article::Entity::find()
+            .filter(article::Column::Status.eq(ArticleStatus::Published))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .partition(|a| a.source_id.is_some_and(|s| closed.contains(&s))))
     }
 
     /// Stops the server gracefully and waits until it has drained and written its buffers. The

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use anyhow::Context;
 use newsroom_domain::{
     clock::Clock,
-    entities::{ArticleStatus, License, Role, article, source},
+    entities::{Role, article, source},
 };
 use newsroom_gateway::graphql::ids::{Kind, encode};
 use newsroom_tests::{Backend, TestApp, on_both_backends};
@@ -25,26 +25,9 @@ on_both_backends!(
 /// The ids of the visible demo articles a partner may not have (their source neither is our own
 /// nor allows syndication), and of those it may.
 async fn split_by_license(app: &TestApp) -> anyhow::Result<(BTreeSet<i64>, BTreeSet<i64>)> {
-    let closed: BTreeSet<i64> = source::Entity::find()
-        .all(&app.db)
-        .await?
-        .into_iter()
-        .filter(|s| !s.syndication_allowed && s.license != License::Own)
-        .map(|s| s.id)
-        .collect();
-    let (mut forbidden, mut allowed) = (BTreeSet::new(), BTreeSet::new());
-    for a in article::Entity::find()
-        .filter(article::Column::Status.eq(ArticleStatus::Published))
-        .all(&app.db)
-        .await?
-    {
-        if a.source_id.is_some_and(|s| closed.contains(&s)) {
-            forbidden.insert(a.id);
-        } else {
-            allowed.insert(a.id);
-        }
-    }
-    Ok((forbidden, allowed))
+    let (forbidden, allowed) = app.published_by_syndication().await?;
+    let ids = |rows: Vec<article::Model>| rows.into_iter().map(|a| a.id).collect();
+    Ok((ids(forbidden), ids(allowed)))
 }
 
 fn id_of(node: &Value) -> anyhow::Result<i64> {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::{
-    entities::{article_tag, channel, page, source, tag},
+    entities::{article, article_tag, channel, page, source, tag},
     error::Result,
     pagination::{Direction, Page, PageRequest, SlugCursor},
 };
@@ -230,6 +230,67 @@ pub async fn footer_pages<C: ConnectionTrait>(db: &C) -> Result<Vec<page::Model>
         .order_by_asc(page::Column::Id)
         .all(db)
         .await?)
+}
+
+/// Every page, footer pages and others, in footer order (position, then id). A site has a handful.
+pub async fn pages<C: ConnectionTrait>(db: &C) -> Result<Vec<page::Model>> {
+    Ok(page::Entity::find()
+        .order_by_asc(page::Column::Position)
+        .order_by_asc(page::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The channels, sources and tags of a batch of articles, read in one query each however many
+/// articles there are: what a list outside GraphQL (a feed, a REST page) needs to show them.
+#[derive(Debug, Clone, Default)]
+pub struct ArticleRelations {
+    /// Channels by id.
+    pub channels: HashMap<i64, channel::Model>,
+    /// Sources by id.
+    pub sources: HashMap<i64, source::Model>,
+    /// Each article's tags in the editor's order, by article id.
+    pub tags: HashMap<i64, Vec<tag::Model>>,
+}
+
+impl ArticleRelations {
+    /// Reads the relations of `rows`.
+    pub async fn load<C: ConnectionTrait>(db: &C, rows: &[article::Model]) -> Result<Self> {
+        if rows.is_empty() {
+            return Ok(ArticleRelations::default());
+        }
+        let ids: Vec<i64> = rows.iter().map(|a| a.id).collect();
+        let source_ids: Vec<i64> = rows.iter().filter_map(|a| a.source_id).collect();
+        let channel_ids: Vec<i64> = rows.iter().map(|a| a.channel_id).collect();
+        Ok(ArticleRelations {
+            channels: channels_by_ids(db, &channel_ids)
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c))
+                .collect(),
+            sources: sources_by_ids(db, &source_ids)
+                .await?
+                .into_iter()
+                .map(|s| (s.id, s))
+                .collect(),
+            tags: tags_of_articles(db, &ids).await?,
+        })
+    }
+
+    /// The channel of `article`.
+    pub fn channel_of(&self, article: &article::Model) -> Option<&channel::Model> {
+        self.channels.get(&article.channel_id)
+    }
+
+    /// The source of `article`, if it has one.
+    pub fn source_of(&self, article: &article::Model) -> Option<&source::Model> {
+        article.source_id.and_then(|id| self.sources.get(&id))
+    }
+
+    /// The tags of `article`, in the editor's order.
+    pub fn tags_of(&self, article: &article::Model) -> &[tag::Model] {
+        self.tags.get(&article.id).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// Pages by id.

@@ -8,8 +8,6 @@
 //! syndication; any other carries its lead and a link to the site. Every reprint, and every item
 //! with a disclaimer, carries the disclaimer and its attribution (source, original URL, license).
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
@@ -17,7 +15,7 @@ use crate::{
     articles::{self, ArticleFilter, ArticleOrder, Audience},
     catalog,
     disclaimer::{self, Disclaimer},
-    entities::{ArticleKind, License, article, channel, source},
+    entities::{ArticleKind, License, article, source},
     error::{Error, Result},
     pagination::{MAX_PAGE_SIZE, PageRequest},
     render,
@@ -224,28 +222,14 @@ async fn items<C: ConnectionTrait>(
     rows: &[article::Model],
     site: &SiteSettings,
 ) -> Result<Vec<FeedItem>> {
-    let ids: Vec<i64> = rows.iter().map(|a| a.id).collect();
-    let source_ids: Vec<i64> = rows.iter().filter_map(|a| a.source_id).collect();
-    let channel_ids: Vec<i64> = rows.iter().map(|a| a.channel_id).collect();
-    let sources: HashMap<i64, source::Model> = catalog::sources_by_ids(db, &source_ids)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s))
-        .collect();
-    let channels: HashMap<i64, channel::Model> = catalog::channels_by_ids(db, &channel_ids)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c))
-        .collect();
-    let mut tags = catalog::tags_of_articles(db, &ids).await?;
+    let relations = catalog::ArticleRelations::load(db, rows).await?;
     let channel_scheme = site_url(site, "/channels/");
     let tag_scheme = site_url(site, "/tags/");
     Ok(rows
         .iter()
         .map(|a| {
-            let source = a.source_id.and_then(|id| sources.get(&id));
-            let mut categories: Vec<Category> = channels
-                .get(&a.channel_id)
+            let mut categories: Vec<Category> = relations
+                .channel_of(a)
                 .map(|c| Category {
                     name: c.name.clone(),
                     url: format!("{channel_scheme}{}", c.slug),
@@ -253,14 +237,12 @@ async fn items<C: ConnectionTrait>(
                 })
                 .into_iter()
                 .collect();
-            categories.extend(tags.remove(&a.id).unwrap_or_default().into_iter().map(|t| {
-                Category {
-                    url: format!("{tag_scheme}{}", t.slug),
-                    name: t.name,
-                    scheme: tag_scheme.clone(),
-                }
+            categories.extend(relations.tags_of(a).iter().map(|t| Category {
+                url: format!("{tag_scheme}{}", t.slug),
+                name: t.name.clone(),
+                scheme: tag_scheme.clone(),
             }));
-            item(a, source, categories, site)
+            item(a, relations.source_of(a), categories, site)
         })
         .collect())
 }
@@ -392,18 +374,10 @@ pub async fn sitemap<C: ConnectionTrait>(
                 lastmod: None,
             }),
     );
-    urls.extend(
-        crate::entities::page::Entity::find()
-            .order_by_asc(crate::entities::page::Column::Position)
-            .order_by_asc(crate::entities::page::Column::Id)
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|p| SitemapUrl {
-                loc: site_url(site, &format!("/pages/{}", p.slug)),
-                lastmod: Some(p.updated_at),
-            }),
-    );
+    urls.extend(catalog::pages(db).await?.into_iter().map(|p| SitemapUrl {
+        loc: site_url(site, &format!("/pages/{}", p.slug)),
+        lastmod: Some(p.updated_at),
+    }));
     urls.truncate(SITEMAP_MAX_URLS);
     let room = u64::try_from(SITEMAP_MAX_URLS - urls.len()).unwrap_or(0);
     let rows = article::Entity::find()

@@ -129,17 +129,20 @@ impl Application {
         let first_seen = web::Data::new(crate::caching::FirstSeen::default());
         let metrics = web::Data::from(crate::ops::Metrics::new()?);
         let ops_config = config.clone();
+        let openapi = web::Data::new(rest::openapi::Document(rest::openapi::json()));
         let mut server = HttpServer::new(move || {
             let app = App::new()
                 .wrap(actix_web::middleware::from_fn(
                     crate::caching::conditional_get,
                 ))
+                .wrap(actix_web::middleware::from_fn(head_as_get))
                 .wrap(crate::ops::cors(&ops_config))
                 .wrap(actix_web::middleware::from_fn(crate::ops::record_metrics))
                 .wrap(actix_web::middleware::from_fn(crate::ops::request_id))
                 .wrap(crate::ops::security_headers())
                 .app_data(metrics.clone())
                 .app_data(first_seen.clone())
+                .app_data(openapi.clone())
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(max_body))
                 .configure(routes);
@@ -185,6 +188,20 @@ impl Application {
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
+}
+
+/// Answers `HEAD` wherever `GET` is served (RFC 9110, 9.3.2): the request is routed and answered
+/// as a `GET`, so the status and headers (`ETag`, `Content-Length`, ...) are the same, and the
+/// HTTP layer, which remembers the request was a `HEAD`, sends no body. One middleware rather
+/// than a `HEAD` route beside each `GET`, so no route can forget it.
+async fn head_as_get(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
 }
 
 /// Every route.

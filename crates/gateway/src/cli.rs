@@ -1,5 +1,5 @@
-//! The `newsroom` command line: `serve` (the default), `migrate`, `seed-demo`, `schema`, `user`,
-//! `reindex`.
+//! The `newsroom` command line: `serve` (the default), `migrate`, `seed-demo`, `schema`,
+//! `openapi`, `user`, `reindex`.
 
 use std::{io::BufRead, path::PathBuf, sync::Arc};
 
@@ -50,6 +50,8 @@ pub enum Command {
     SeedDemo,
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Print the OpenAPI 3.1 document of the REST API (JSON).
+    Openapi,
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -125,14 +127,21 @@ impl From<RoleArg> for Role {
 /// Runs the command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve { demo: false });
-    if let Command::Schema = command {
-        print!("{}", graphql::sdl());
-        return Ok(());
+    match command {
+        Command::Schema => {
+            print!("{}", graphql::sdl());
+            return Ok(());
+        }
+        Command::Openapi => {
+            print!("{}", crate::rest::openapi::json());
+            return Ok(());
+        }
+        _ => {}
     }
     let config = Config::load(cli.config.as_deref())?;
     crate::ops::init_tracing(&config);
     match command {
-        Command::Schema => Ok(()),
+        Command::Schema | Command::Openapi => Ok(()),
         Command::Migrate => {
             let db = connect(&config).await?;
             migrate(&db, &config).await?;

@@ -8,7 +8,7 @@
 
 pub mod formats;
 
-use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use newsroom_domain::{
     Error as DomainError,
     feeds::{self, Scope},
@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::{
     app::AppState,
-    rest::{caller, error, internal},
+    rest::{ApiError, caller, internal},
 };
 
 /// The feed and sitemap routes.
@@ -89,19 +89,14 @@ async fn scoped_feed(
 }
 
 fn not_found(message: &str) -> HttpResponse {
-    error(StatusCode::NOT_FOUND, "NOT_FOUND", message)
+    ApiError::not_found(message).error_response()
 }
 
-/// A domain error as a REST error: unknown things are 404s, bad input 400s, the rest logged.
+/// A domain error as a REST error: an unknown channel or tag is a 404 naming the slug's kind.
 fn domain_error(e: DomainError) -> HttpResponse {
     match e {
         DomainError::NotFound { entity } => not_found(&format!("no {entity} has this slug")),
-        DomainError::Validation { field, message } => error(
-            StatusCode::BAD_REQUEST,
-            "BAD_USER_INPUT",
-            format!("`{field}` {message}"),
-        ),
-        other => internal(other),
+        other => ApiError::from(other).error_response(),
     }
 }
 
@@ -135,14 +130,8 @@ async fn serve(
         None => feeds::DEFAULT_ITEMS,
         Some(Ok(n)) if (1..=feeds::MAX_ITEMS).contains(&n) => n,
         Some(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "BAD_USER_INPUT",
-                format!(
-                    "`limit` must be a whole number from 1 to {}",
-                    feeds::MAX_ITEMS
-                ),
-            );
+            let message = format!("must be a whole number from 1 to {}", feeds::MAX_ITEMS);
+            return ApiError::bad_parameter("limit", message).error_response();
         }
     };
     let site = match settings(state, http).await {

@@ -210,6 +210,19 @@ fn schema_prints_the_checked_in_sdl() {
     assert_eq!(String::from_utf8_lossy(&output.stdout), checked_in);
 }
 
+#[test]
+fn openapi_prints_the_checked_in_document() {
+    let output = newsroom(&["openapi"], &[], None);
+    assert!(output.status.success());
+    let checked_in =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi.json"))
+            .unwrap();
+    assert!(
+        String::from_utf8_lossy(&output.stdout) == checked_in,
+        "openapi.json is stale: run `make openapi` and commit the result"
+    );
+}
+
 /// The slugs the search for `q` finds first.
 async fn search_slugs(conn: &DatabaseConnection, q: &str) -> Vec<String> {
     let segmenter = Segmenter::new(None).unwrap();

@@ -352,3 +352,52 @@ pub enum AuthenticateError {
     #[error(transparent)]
     Domain(#[from] newsroom_domain::Error),
 }
+
+/// Why a request was refused before it ran: each HTTP layer (GraphQL, REST) answers in its own
+/// format, from this one decision.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// A token was sent and refused (never silently treated as anonymous).
+    Unauthenticated(&'static str),
+    /// The caller is over its request limit; retry after this many seconds.
+    RateLimited(u64),
+    /// A store the check needs (database, Redis) did not answer; the cause is logged here.
+    Unavailable(&'static str),
+}
+
+/// Authenticates the request's `Authorization` header and counts `operations` (at least one)
+/// against the caller's rate limit.
+pub(crate) async fn admit(
+    state: &crate::app::AppState,
+    http: &actix_web::HttpRequest,
+    operations: usize,
+) -> Result<Caller, Refusal> {
+    let now = state.clock.now();
+    let header = http
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    let caller = match authenticate(&state.db, &state.auth, header, now).await {
+        Ok(caller) => caller,
+        Err(AuthenticateError::Refused(reason)) => return Err(Refusal::Unauthenticated(reason.0)),
+        Err(AuthenticateError::Domain(e)) => {
+            tracing::error!(error = %e, "authenticating a request failed");
+            return Err(Refusal::Unavailable(
+                "the server cannot check credentials right now",
+            ));
+        }
+    };
+    for _ in 0..operations.max(1) {
+        match state.limiter.admit(&caller, now).await {
+            Ok(Ok(())) => {}
+            Ok(Err(limited)) => return Err(Refusal::RateLimited(limited.retry_after_secs)),
+            Err(e) => {
+                tracing::error!(error = %e, "counting a partner's request failed");
+                return Err(Refusal::Unavailable(
+                    "the server cannot count requests right now",
+                ));
+            }
+        }
+    }
+    Ok(caller)
+}

@@ -38,7 +38,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     app::{AppState, user_agent},
-    auth::{self, AuthenticateError, Caller},
+    auth::{self, Caller},
     graphql::{
         errors::{Code, ensure_codes},
         limits::{self, QueryLimits, over_limit},
@@ -707,38 +707,22 @@ async fn admit(
     media: Media,
     operations: usize,
 ) -> Result<Caller, HttpResponse> {
-    let now = state.clock.now();
-    let header = http
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-    let caller = match auth::authenticate(&state.db, &state.auth, header, now).await {
-        Ok(caller) => caller,
-        Err(AuthenticateError::Refused(reason)) => {
-            let mut response = answer(
-                media,
-                StatusCode::UNAUTHORIZED,
-                &errors_only(&[coded(reason.0, Code::Unauthenticated)]),
-            );
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer error=\"invalid_token\""),
-            );
-            return Err(response);
-        }
-        Err(AuthenticateError::Domain(e)) => {
-            tracing::error!(error = %e, "authenticating a request failed");
-            return Err(unavailable(
-                media,
-                "the server cannot check credentials right now",
-            ));
-        }
-    };
-    for _ in 0..operations.max(1) {
-        match state.limiter.admit(&caller, now).await {
-            Ok(Ok(())) => {}
-            Ok(Err(limited)) => {
-                let wait = limited.retry_after_secs;
+    auth::admit(state, http, operations)
+        .await
+        .map_err(|refusal| match refusal {
+            auth::Refusal::Unauthenticated(reason) => {
+                let mut response = answer(
+                    media,
+                    StatusCode::UNAUTHORIZED,
+                    &errors_only(&[coded(reason, Code::Unauthenticated)]),
+                );
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+                response
+            }
+            auth::Refusal::RateLimited(wait) => {
                 let mut error = coded(
                     format!("this token's request limit is reached; retry after {wait} seconds"),
                     Code::RateLimited,
@@ -752,18 +736,10 @@ async fn admit(
                 if let Ok(value) = header::HeaderValue::from_str(&wait.to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, value);
                 }
-                return Err(response);
+                response
             }
-            Err(e) => {
-                tracing::error!(error = %e, "counting a partner's request failed");
-                return Err(unavailable(
-                    media,
-                    "the server cannot count requests right now",
-                ));
-            }
-        }
-    }
-    Ok(caller)
+            auth::Refusal::Unavailable(message) => unavailable(media, message),
+        })
 }
 
 /// `503`: a store the request needs (database, Redis) did not answer; the cause is logged.

@@ -25,7 +25,7 @@ pub use errors::{ApiError, ErrorBody, ErrorCode};
 
 use crate::{
     app::AppState,
-    auth::{self, AuthenticateError, Caller},
+    auth::{self, Caller, Refusal},
 };
 
 /// The `/api/v1` routes.
@@ -70,23 +70,13 @@ pub(crate) async fn authenticated(
     state: &AppState,
     http: &HttpRequest,
 ) -> Result<Caller, ApiError> {
-    let header = http
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-    let now = state.clock.now();
-    let caller = match auth::authenticate(&state.db, &state.auth, header, now).await {
-        Ok(caller) => caller,
-        Err(AuthenticateError::Refused(reason)) => {
-            return Err(ApiError::new(ErrorCode::Unauthenticated, reason.0));
-        }
-        Err(AuthenticateError::Domain(e)) => return Err(ApiError::internal(e)),
-    };
-    match state.limiter.admit(&caller, now).await {
-        Ok(Ok(())) => Ok(caller),
-        Ok(Err(limited)) => Err(ApiError::rate_limited(limited.retry_after_secs)),
-        Err(e) => Err(ApiError::internal(e)),
-    }
+    auth::admit(state, http, 1)
+        .await
+        .map_err(|refusal| match refusal {
+            Refusal::Unauthenticated(reason) => ApiError::new(ErrorCode::Unauthenticated, reason),
+            Refusal::RateLimited(wait) => ApiError::rate_limited(wait),
+            Refusal::Unavailable(message) => ApiError::internal(message),
+        })
 }
 
 /// [`authenticated`] for routes that answer in other formats (the feeds).

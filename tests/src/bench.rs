@@ -18,11 +18,18 @@ where
     runtime.block_on(async {
         let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
         println!("{banner}, {cores} cores");
-        run(Backend::Sqlite).await?;
-        if postgres_configured() {
-            run(Backend::Postgres).await?;
-        } else {
-            println!("\nPostgreSQL: skipped (set TEST_POSTGRES_URL)");
+        // `BENCH_BACKENDS=postgres` (or `sqlite`) runs one of them only.
+        let only = std::env::var("BENCH_BACKENDS").unwrap_or_default();
+        let wanted = |name: &str| only.is_empty() || only.split(',').any(|b| b.trim() == name);
+        if wanted("sqlite") {
+            run(Backend::Sqlite).await?;
+        }
+        if wanted("postgres") {
+            if postgres_configured() {
+                run(Backend::Postgres).await?;
+            } else {
+                println!("\nPostgreSQL: skipped (set TEST_POSTGRES_URL)");
+            }
         }
         anyhow::Ok(())
     })

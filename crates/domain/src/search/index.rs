@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use chrono::{DateTime, Utc};
+
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Statement, TransactionSession, TransactionTrait, Value,
@@ -11,7 +13,7 @@ use sea_orm::{
 
 use super::text::{Segmenter, counts};
 use crate::{
-    catalog,
+    articles, catalog,
     entities::{ArticleStatus, article},
     error::Result,
     render,
@@ -26,6 +28,9 @@ const KEYWORD_REPEATS: usize = 4;
 /// Articles written per statement; far below both backends' limits on bound values.
 const ROWS_PER_INSERT: usize = 100;
 
+/// Postings written per statement (four values each).
+const POSTINGS_PER_INSERT: usize = 1_000;
+
 /// Whether an article belongs in the index: published, or scheduled (it becomes visible at its
 /// time with no one acting, and the search query checks that time). Drafts, archived and
 /// taken-down articles never do.
@@ -36,6 +41,8 @@ pub fn indexable(status: ArticleStatus) -> bool {
 /// The words an article contributes, field by field.
 struct Document {
     id: i64,
+    /// Where it stands in recency order (its publish time), which postings carry.
+    at: DateTime<Utc>,
     title: Vec<String>,
     lead: Vec<String>,
     tags: Vec<String>,
@@ -65,6 +72,7 @@ impl Document {
             .collect();
         Document {
             id: a.id,
+            at: articles::cursor_of(a).at,
             title: segmenter.index_words(&a.title),
             lead: segmenter.index_words(a.lead.as_deref().unwrap_or_default()),
             tags: segmenter.index_words(&tags.join("\n\n")),
@@ -93,18 +101,84 @@ impl Document {
     }
 
     /// The ranking record's fields in order, with the weight class PostgreSQL gives each.
-    fn ranked_fields(&self) -> [(Vec<&str>, char); 5] {
+    fn ranked_fields(&self) -> [(Vec<&str>, Class); 5] {
         fn words(w: &[String]) -> Vec<&str> {
             w.iter().map(String::as_str).collect()
         }
         [
-            (words(&self.title), 'A'),
-            (words(&self.lead), 'B'),
-            (words(&self.tags), 'B'),
-            (words(&self.source), 'C'),
-            (words(&self.keywords), 'D'),
+            (words(&self.title), Class::A),
+            (words(&self.lead), Class::B),
+            (words(&self.tags), Class::B),
+            (words(&self.source), Class::C),
+            (words(&self.keywords), Class::D),
         ]
     }
+
+    /// PostgreSQL's postings: each word of the ranking record that the article holds, with its
+    /// score there. A word of the record the article does not hold (a keyword cut differently
+    /// from the body's words) gets none: no query with it matches the article.
+    fn postings(&self) -> Vec<(&str, f64)> {
+        let mut classes: BTreeMap<&str, Vec<Class>> = BTreeMap::new();
+        for (words, class) in self.ranked_fields() {
+            for word in words {
+                let list = classes.entry(word).or_default();
+                if list.len() < MAX_POSITIONS {
+                    list.push(class);
+                }
+            }
+        }
+        let held = self.all_words();
+        classes
+            .into_iter()
+            .filter(|(word, _)| held.binary_search(word).is_ok())
+            .map(|(word, list)| (word, f64::from(term_score(&list))))
+            .collect()
+    }
+}
+
+/// The weight classes of PostgreSQL's `ts_rank`, heaviest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    A,
+    B,
+    C,
+    D,
+}
+
+impl Class {
+    /// Its weight: `ts_rank`'s weights array was `{0.1, 0.2, 0.4, 1.0}` (D to A).
+    fn weight(self) -> f32 {
+        match self {
+            Class::A => 1.0,
+            Class::B => 0.4,
+            Class::C => 0.2,
+            Class::D => 0.1,
+        }
+    }
+}
+
+/// PostgreSQL keeps at most 256 positions of a lexeme.
+const MAX_POSITIONS: usize = 256;
+
+/// The score of a word whose occurrences in the ranking record have `classes`, in record order:
+/// what PostgreSQL's `ts_rank` (`calc_rank_or` in `tsrank.c`, without normalization) gives a
+/// one-word query, in the same single-precision steps, so that the ranking is the one the
+/// `headline` vector gave before the postings replaced it. A query of several words scores the
+/// mean of its words' scores, which is what `ts_rank` of their `|` computes too.
+fn term_score(classes: &[Class]) -> f32 {
+    let (mut sum, mut top, mut top_at) = (0.0_f32, -1.0_f32, 0_usize);
+    for (j, class) in classes.iter().enumerate() {
+        let w = class.weight();
+        sum += w / ((j + 1) * (j + 1)) as f32;
+        if w > top {
+            (top, top_at) = (w, j);
+        }
+    }
+    if classes.is_empty() {
+        return 0.0;
+    }
+    let t = top + sum - top / ((top_at + 1) * (top_at + 1)) as f32;
+    (f64::from(t) / 1.644_934_066_85) as f32
 }
 
 /// Brings the index rows of `articles` in line with them: removes every row they have and writes
@@ -265,7 +339,10 @@ async fn forget<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<()> {
             ("article_search", "rowid"),
             ("article_search_rank", "rowid"),
         ],
-        _ => &[("article_search", "article_id")],
+        _ => &[
+            ("search_postings", "article_id"),
+            ("article_search", "article_id"),
+        ],
     };
     for (table, key) in tables {
         let sql = format!("DELETE FROM {table} WHERE {key} IN ({list})");
@@ -307,22 +384,31 @@ async fn write<C: ConnectionTrait>(db: &C, documents: &[Document]) -> Result<()>
         }
         _ => {
             let mut values = Vec::new();
+            let mut postings = Vec::new();
             for d in documents {
-                values.extend([
-                    Value::from(d.id),
-                    headline_vector(d).into(),
-                    lexeme_list(&d.all_words()).into(),
-                ]);
+                values.extend([Value::from(d.id), lexeme_list(&d.all_words()).into()]);
+                for (word, score) in d.postings() {
+                    postings.extend([d.id.into(), word.into(), score.into(), d.at.into()]);
+                }
             }
             let mut sql = insert(
-                "article_search (article_id, headline, document)",
-                3,
+                "article_search (article_id, document)",
+                2,
                 documents.len(),
                 values,
             );
-            // The vectors are tsvector literals, built here word by word: no parser in between.
-            sql.0 = sql.0.replace("(?, ?, ?)", "(?, ?::tsvector, ?::tsvector)");
+            // The vector is a tsvector literal, built here word by word: no parser in between.
+            sql.0 = sql.0.replace("(?, ?)", "(?, ?::tsvector)");
             statements.push(sql);
+            // A few dozen postings an article: chunked to stay far below the bound-value limit.
+            for chunk in postings.chunks(4 * POSTINGS_PER_INSERT) {
+                statements.push(insert(
+                    "search_postings (article_id, word, score, published_at)",
+                    4,
+                    chunk.len() / 4,
+                    chunk.to_vec(),
+                ));
+            }
         }
     }
     for (sql, values) in statements {
@@ -359,31 +445,6 @@ fn lexeme_list(words: &[&str]) -> String {
         .join(" ")
 }
 
-/// PostgreSQL keeps at most 256 positions of a lexeme and none beyond 16383.
-const MAX_POSITIONS: usize = 256;
-const LAST_POSITION: usize = 16_383;
-
-/// The ranking record as a tsvector literal: each word with its positions, each position with the
-/// weight of the field it stands in.
-fn headline_vector(d: &Document) -> String {
-    let mut positions: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    let mut at = 0;
-    for (words, weight) in d.ranked_fields() {
-        for word in words {
-            at = (at + 1).min(LAST_POSITION);
-            let list = positions.entry(word).or_default();
-            if list.len() < MAX_POSITIONS {
-                list.push(format!("{at}{weight}"));
-            }
-        }
-    }
-    positions
-        .into_iter()
-        .map(|(word, list)| format!("{}:{}", lexeme(word), list.join(",")))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,21 +456,36 @@ mod tests {
     }
 
     #[test]
-    fn the_ranking_record_weighs_fields_and_repeats() {
+    fn postings_score_as_postgres_ts_rank_does() {
         let words = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
         let d = Document {
             id: 1,
+            at: DateTime::UNIX_EPOCH,
             title: words("双过半 大会"),
             lead: words("赵海东 讲话"),
             tags: words("双过半"),
             source: words("南昌开发区"),
             body: words("招商引资 招商引资 招商引资 一次"),
-            keywords: words("招商引资 招商引资 招商引资"),
+            keywords: words("招商引资 招商引资 招商引资 未切出"),
         };
+        // Each expected score is what PostgreSQL 15 answered for
+        // `ts_rank('{0.1,0.2,0.4,1.0}', <the record as a tsvector>, '<word>')`.
         assert_eq!(
-            headline_vector(&d),
-            "'南昌开发区':6C '双过半':1A,5B '大会':2A '招商引资':7D,8D,9D '讲话':4B '赵海东':3B"
+            d.postings(),
+            [
+                ("南昌开发区", f64::from(0.121_585_42_f32)),
+                ("双过半", f64::from(0.668_719_77_f32)),
+                ("大会", f64::from(0.607_927_1_f32)),
+                ("招商引资", f64::from(0.082_745_634_f32)),
+                ("讲话", f64::from(0.243_170_84_f32)),
+                ("赵海东", f64::from(0.243_170_84_f32)),
+            ],
+            "a keyword the article does not hold (未切出) gets no posting"
         );
+        // The heaviest occurrence need not be the first: '<w>':2A,3D,4A,10B.
+        let classes = [Class::A, Class::D, Class::A, Class::B];
+        assert_eq!(term_score(&classes), 0.705_870_9_f32);
+        assert_eq!(term_score(&[]), 0.0);
         assert_eq!(d.all_words().len(), 7);
     }
 }

@@ -8,10 +8,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ConnectionTrait, DbBackend, FromQueryResult, Order,
+    Condition, ConnectionTrait, DbBackend, FromQueryResult, Order, Statement,
     sea_query::{
-        Alias, Asterisk, CommonTableExpression, Expr, ExprTrait, Query as Sql, SelectStatement,
-        SimpleExpr, WithClause,
+        Alias, Asterisk, CommonTableExpression, Expr, ExprTrait, Func, Query as Sql,
+        SelectStatement, WithClause,
     },
 };
 use sha2::{Digest, Sha256};
@@ -28,11 +28,9 @@ use crate::{
 /// pasted text, which would only make the query slow.
 pub const MAX_QUERY_CHARS: usize = 100;
 
-/// How the ranking record's fields weigh, on SQLite (`bm25` column weights: title, lead, tags,
-/// source, body keywords) and on PostgreSQL (`ts_rank` weights of D, C, B, A: keywords, source,
-/// lead and tags, title).
+/// How the ranking record's fields weigh on SQLite (`bm25` column weights: title, lead, tags,
+/// source, body keywords). PostgreSQL's weights are in its postings' scores (`index.rs`).
 const SQLITE_WEIGHTS: &str = "10.0, 4.0, 4.0, 2.0, 3.0";
-const POSTGRES_WEIGHTS: &str = "'{0.1, 0.2, 0.4, 1.0}'";
 
 /// A reader's query, checked and cut into words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,10 +168,49 @@ pub async fn search<C: ConnectionTrait>(
             page.cursor.is_some(),
         ));
     }
-    // Rank every match on its id, time and score only, take the page, and only then read the
-    // page's articles: carrying every match's row (and body) through the sort would cost more
-    // than the ranking.
     let backend = db.get_database_backend();
+    let wanted = page.limit + 1;
+    let visible = audience.public().condition(now);
+    // PostgreSQL, one word: the best hits are the head of the word's postings, read in order off
+    // their index and stopping at the page, however many articles hold the word. Articles that
+    // hold it only in their body (score 0) follow once the postings run out.
+    let one_word = backend == DbBackend::Postgres && query.words.len() == 1;
+    let mut hits = Vec::new();
+    if one_word && page.cursor.as_ref().is_none_or(|c| c.score > 0.0) {
+        let walk = postings_walk(
+            &query.words[0],
+            visible.clone(),
+            narrowed.clone(),
+            page.cursor.as_ref(),
+            wanted,
+        );
+        hits = read_hits(db, backend.build(&walk)).await?;
+    }
+    let missing = wanted - hits.len() as u64;
+    if missing > 0 {
+        let ranked = ranked_matches(backend, query, one_word, visible, narrowed);
+        let statement = page_of(backend, query, ranked, page.cursor.as_ref(), missing);
+        hits.extend(read_hits(db, statement).await?);
+    }
+    // Forwards only: whatever came before the cursor is known to exist, since the cursor came
+    // from it.
+    Ok(Page::from_fetched(
+        hits,
+        page.limit,
+        page.direction,
+        page.cursor.is_some(),
+    ))
+}
+
+/// Every match's id, time and score, without the article: `zero_only` keeps only those that
+/// hold none of the words in their ranking record (PostgreSQL, for what follows the postings).
+fn ranked_matches(
+    backend: DbBackend,
+    query: &SearchQuery,
+    zero_only: bool,
+    visible: Condition,
+    narrowed: Condition,
+) -> SelectStatement {
     let mut ranked = matching(backend, query);
     ranked
         .expr_as(
@@ -184,10 +221,34 @@ pub async fn search<C: ConnectionTrait>(
             Expr::col((article::Entity, article::Column::PublishedAt)),
             Alias::new("published_at"),
         )
-        .expr_as(score(backend, query), Alias::new("score"))
-        .cond_where(audience.public().condition(now))
+        .cond_where(visible)
         .cond_where(narrowed);
+    if zero_only {
+        let mut held = postings_of(query);
+        held.expr(Expr::val(1));
+        ranked
+            .expr_as(
+                Expr::cust("CAST(0 AS DOUBLE PRECISION)"),
+                Alias::new("score"),
+            )
+            .and_where(Expr::not_exists(held));
+    } else {
+        ranked.expr_as(score(backend, query), Alias::new("score"));
+    }
+    ranked
+}
 
+/// The page of `limit` rows of `ranked` after `cursor`, best first, with their articles. Ranks
+/// every match on its id, time and score only, takes the page, and only then reads the page's
+/// articles: carrying every match's row (and body) through the sort would cost more than the
+/// ranking.
+fn page_of(
+    backend: DbBackend,
+    query: &SearchQuery,
+    ranked: SelectStatement,
+    cursor: Option<&HitCursor>,
+    limit: u64,
+) -> Statement {
     let col = |table: &str, name: &str| Expr::col((Alias::new(table), Alias::new(name)));
     let mut page_ids = Sql::select();
     page_ids
@@ -196,8 +257,8 @@ pub async fn search<C: ConnectionTrait>(
         .order_by_expr(col("ranked", "score"), Order::Desc)
         .order_by_expr(col("ranked", "published_at"), Order::Desc)
         .order_by_expr(col("ranked", "id"), Order::Desc)
-        .limit(page.limit + 1);
-    if let Some(c) = &page.cursor {
+        .limit(limit);
+    if let Some(c) = cursor {
         let score = || col("ranked", "score");
         page_ids.and_where(
             score().lt(c.score).or(score().eq(c.score).and(
@@ -219,10 +280,75 @@ pub async fn search<C: ConnectionTrait>(
         .order_by_expr(col("hits", "score"), Order::Desc)
         .order_by_expr(col("hits", "published_at"), Order::Desc)
         .order_by_expr(col("hits", "id"), Order::Desc);
-    let statement = match backend {
+    match backend {
         DbBackend::Sqlite => backend.build(&outer.with(rank_table(query))),
         _ => backend.build(&outer),
-    };
+    }
+}
+
+/// PostgreSQL: the visible articles holding `word` in their ranking record, best first from the
+/// word's postings (score, then recency, then id: the postings index's order), after `cursor`.
+fn postings_walk(
+    word: &str,
+    visible: Condition,
+    narrowed: Condition,
+    cursor: Option<&HitCursor>,
+    limit: u64,
+) -> SelectStatement {
+    let mut walk = Sql::select();
+    walk.expr_as(posting("score"), Alias::new("score"))
+        .column((article::Entity, Asterisk))
+        .from(Alias::new(POSTINGS))
+        .inner_join(
+            article::Entity,
+            Expr::col((article::Entity, article::Column::Id))
+                .equals((Alias::new(POSTINGS), Alias::new("article_id"))),
+        )
+        .and_where(posting("word").eq(word))
+        .cond_where(visible)
+        .cond_where(narrowed)
+        .order_by_expr(posting("score"), Order::Desc)
+        .order_by_expr(posting("published_at"), Order::Desc)
+        .order_by_expr(posting("article_id"), Order::Desc)
+        .limit(limit);
+    if let Some(c) = cursor {
+        // One row comparison in the index's own order, so it bounds the index scan.
+        walk.and_where(
+            Expr::tuple([
+                posting("score"),
+                posting("published_at"),
+                posting("article_id"),
+            ])
+            .lt(Expr::tuple([
+                Expr::val(c.score),
+                Expr::val(c.at),
+                Expr::val(c.id),
+            ])),
+        );
+    }
+    walk
+}
+
+/// PostgreSQL's postings table (see `index.rs`).
+const POSTINGS: &str = "search_postings";
+
+fn posting(column: &str) -> Expr {
+    Expr::col((Alias::new(POSTINGS), Alias::new(column)))
+}
+
+/// `FROM search_postings WHERE` it is the joined article's posting of one of the query's words;
+/// without columns.
+fn postings_of(query: &SearchQuery) -> SelectStatement {
+    let mut select = Sql::select();
+    select
+        .from(Alias::new(POSTINGS))
+        .and_where(posting("article_id").equals((article::Entity, article::Column::Id)))
+        .and_where(posting("word").is_in(query.words.iter().map(String::as_str)));
+    select
+}
+
+/// Runs a statement whose rows are a score and an article's columns.
+async fn read_hits<C: ConnectionTrait>(db: &C, statement: Statement) -> Result<Vec<Hit>> {
     let rows = db.query_all_raw(statement).await?;
     let hits = rows
         .iter()
@@ -233,14 +359,7 @@ pub async fn search<C: ConnectionTrait>(
             })
         })
         .collect::<Result<Vec<_>, sea_orm::DbErr>>()?;
-    // Forwards only: whatever came before the cursor is known to exist, since the cursor came
-    // from it.
-    Ok(Page::from_fetched(
-        hits,
-        page.limit,
-        page.direction,
-        page.cursor.is_some(),
-    ))
+    Ok(hits)
 }
 
 /// How many articles `audience` may see in public lists match `query` and `filter`.
@@ -296,21 +415,21 @@ fn matching(backend: DbBackend, query: &SearchQuery) -> SelectStatement {
     select
 }
 
-/// The score of the joined article: its ranking record against any of the words. (sea-query
-/// takes `?` for a value on SQLite and `$1` on PostgreSQL.) On SQLite it is looked up in the
-/// `rank` table of [`rank_table`]: computed once per query, where a correlated `MATCH` per
-/// matching article would search the ranking index once for each.
-fn score(backend: DbBackend, query: &SearchQuery) -> SimpleExpr {
+/// The score of the joined article: its ranking record against any of the words. On SQLite it
+/// is looked up in the `rank` table of [`rank_table`]: computed once per query, where a
+/// correlated `MATCH` per matching article would search the ranking index once for each. On
+/// PostgreSQL it is the mean of the words' postings, as `ts_rank` of the words' `|` would give.
+fn score(backend: DbBackend, query: &SearchQuery) -> Expr {
     match backend {
         DbBackend::Sqlite => Expr::cust(
             "COALESCE((SELECT rank.score FROM rank WHERE rank.article_id = articles.id), 0.0)",
         ),
-        _ => Expr::cust_with_values(
-            format!(
-                "CAST(ts_rank({POSTGRES_WEIGHTS}, article_search.headline, CAST($1 AS tsquery)) AS DOUBLE PRECISION)"
-            ),
-            [tsquery(&query.words, " | ")],
-        ),
+        _ => {
+            let mut sum = postings_of(query);
+            sum.expr(Func::sum(posting("score")));
+            let words = query.words.len() as f64;
+            Expr::from(Func::coalesce([Expr::from(sum), Expr::val(0.0)])).div(words)
+        }
     }
 }
 

@@ -224,7 +224,7 @@ async function open(page, hash) {
 /** Waits until the page shows the route in the address bar, or an error for it. */
 async function settled(page) {
   await page.waitForFunction(() => document.body.dataset.route === (location.hash || '#/') && document.body.dataset.state !== 'loading', null, {
-    timeout: 15_000,
+    timeout: 30_000,
   });
   const state = await page.evaluate(() => document.body.dataset.state);
   if (state !== 'ready') assert.fail(`the page shows an error: ${await page.textContent('#app')}`);
@@ -360,6 +360,7 @@ async function step(page, name, fn) {
     const file = path.join(dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.png`);
     await page.screenshot({ path: file, fullPage: true }).catch(() => {});
     e.message += `\n(screenshot: ${file}; page: ${page.url()})`;
+    if (run.serverLog.length) e.message += `\nthe server's last words:\n${run.serverLog.slice(-20).join('\n')}`;
     throw e;
   }
 }
@@ -383,12 +384,12 @@ async function newPage(context) {
 /** Polls the API until `check` holds (views are written every NEWSROOM_VIEW_FLUSH_MS). */
 async function eventually(what, fn, check) {
   let last;
-  for (let i = 0; i < 150; i++) {
+  for (let i = 0; i < 300; i++) {
     last = await fn();
     if (check(last)) return last;
     await new Promise((r) => setTimeout(r, 100));
   }
-  assert.fail(`${what}: still ${JSON.stringify(last)} after 15 s`);
+  assert.fail(`${what}: still ${JSON.stringify(last)} after 30 s`);
 }
 
 // ---------------------------------------------------------------------------------------------

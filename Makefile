@@ -2,7 +2,14 @@
 CARGO ?= cargo
 BIN    = $(CARGO) run --quiet --bin newsroom --
 
-.PHONY: run build test test-postgres lint fmt schema openapi bench
+# The portal example: a static frontend on the API (examples/portal).
+PORTAL           = examples/portal
+NEWSROOM_API_URL ?= http://127.0.0.1:8080
+PORTAL_PORT      ?= 4173
+# playwright-core drives Debian's Chromium; nothing may download a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = 1
+
+.PHONY: run build test test-postgres lint fmt schema openapi bench portal test-portal
 
 run: ## Start the API on SQLite (./data/newsroom.db) with the demo content
 	$(BIN) serve --demo
@@ -32,3 +39,14 @@ openapi: ## Rewrite openapi.json (the REST API's OpenAPI 3.1 document) from the 
 
 bench: ## Read-path, view and search latency over 100,000 articles on SQLite, and on PostgreSQL when TEST_POSTGRES_URL is set
 	$(CARGO) bench -p newsroom-tests --bench read_path --bench views --bench search
+
+portal: $(PORTAL)/node_modules/.package-lock.json ## Build the portal for NEWSROOM_API_URL and serve it on 127.0.0.1:$(PORTAL_PORT) (run the API with `make run`)
+	cd $(PORTAL) && NEWSROOM_API_URL=$(NEWSROOM_API_URL) npm run build
+	cd $(PORTAL) && npm run preview -- --port $(PORTAL_PORT)
+
+test-portal: $(PORTAL)/node_modules/.package-lock.json ## The portal's browser test: real server, built portal, headless Chromium
+	cd $(PORTAL) && npm test
+
+# The portal's packages, exactly as locked; installed again only when the lock file changes.
+$(PORTAL)/node_modules/.package-lock.json: $(PORTAL)/package-lock.json
+	cd $(PORTAL) && npm ci --no-audit --no-fund

@@ -132,6 +132,24 @@ async fn cors_admits_the_configured_origins_only() -> anyhow::Result<()> {
     assert!(h.get("x-request-id").is_some());
     assert_security_headers("preflight", h);
 
+    // A frontend's view beacon names its visitor (`X-Visitor-Id`) from the page's origin.
+    let beacon = app
+        .client
+        .request(
+            Method::OPTIONS,
+            format!("{}/api/v1/articles/QXJ0aWNsZTox/views", app.address),
+        )
+        .header("origin", "https://www.example.com")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "x-visitor-id")
+        .send()
+        .await?;
+    assert!(beacon.status().is_success(), "{}", beacon.status());
+    let headers = header(beacon.headers(), "access-control-allow-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(headers.contains("x-visitor-id"), "{headers}");
+
     let refused = preflight(&app, "https://evil.example").await?;
     assert!(
         refused

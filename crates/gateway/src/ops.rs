@@ -30,6 +30,11 @@ use crate::{
 /// The header carrying a request's id, in requests and responses.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The view beacon's visitor id. A portal on another origin must be allowed to send it: without
+/// it the API tells readers apart by address and user agent, and behind a proxy every reader
+/// with the same browser would count as one.
+const VISITOR_ID: HeaderName = HeaderName::from_static("x-visitor-id");
+
 /// The longest request id taken from a client.
 const MAX_REQUEST_ID_LEN: usize = 128;
 
@@ -81,7 +86,12 @@ pub const CONSOLE_CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; s
 pub fn cors(config: &Config) -> Cors {
     let mut cors = Cors::default()
         .allowed_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allowed_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT])
+        .allowed_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+            VISITOR_ID,
+        ])
         .expose_headers([header::ETAG, header::RETRY_AFTER, REQUEST_ID])
         .max_age(3600)
         .block_on_origin_mismatch(false);

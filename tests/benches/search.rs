@@ -183,6 +183,10 @@ async fn run(backend: Backend) -> anyhow::Result<()> {
         &mut save_times,
     );
     db.close().await?;
-    drop(test_db);
+    // `BENCH_KEEP_DB=1` leaves the database behind for a look at its query plans.
+    if std::env::var_os("BENCH_KEEP_DB").is_some() {
+        println!("  kept the database: {}", test_db.url);
+        std::mem::forget(test_db);
+    }
     Ok(())
 }

@@ -344,6 +344,47 @@ fn check_page_sizes(
     Ok(())
 }
 
+/// The operation `operation_name` picks from `doc`: the named one, or the only one. `None` when
+/// the name matches none, or several are given and none is named (execution reports either).
+pub fn operation<'a>(
+    doc: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'a Positioned<OperationDefinition>> {
+    match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// Refuses a subscription that does not select exactly one field at its root, or selects an
+/// introspection field there, as the GraphQL specification requires ("Single root field"). A
+/// fragment at the root is refused too: async-graphql would ignore it and run nothing.
+pub fn single_root_field(operation: &Positioned<OperationDefinition>) -> Result<(), ServerError> {
+    let items = &operation.node.selection_set.node.items;
+    let refuse = |message: &str| {
+        let mut error = ServerError::new(message, Some(operation.pos));
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", Code::BadUserInput.as_str());
+        Err(error)
+    };
+    match items.as_slice() {
+        [item] => match &item.node {
+            Selection::Field(field) if field.node.name.node.starts_with("__") => {
+                refuse("a subscription's root field must not be an introspection field")
+            }
+            Selection::Field(_) => Ok(()),
+            _ => {
+                refuse("a subscription selects its one root field directly, not through a fragment")
+            }
+        },
+        _ => refuse("a subscription selects exactly one root field"),
+    }
+}
+
 /// Whether the operation `operation_name` picks from `doc` is a mutation. A name that matches no
 /// operation is left for execution to report.
 pub fn is_mutation(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
@@ -512,6 +553,25 @@ mod tests {
     fn deep_nesting_is_a_parse_error_not_a_crash() {
         let query = format!("{}{}", "{ a ".repeat(20_000), "}".repeat(20_000));
         assert!(parse(&query).is_err());
+    }
+
+    #[test]
+    fn a_subscription_selects_one_plain_root_field() {
+        let root = |query: &str| {
+            let doc = parse(query).unwrap();
+            let op = operation(&doc, None).unwrap();
+            single_root_field(op).map_err(|e| e.message)
+        };
+        assert_eq!(root("subscription { a { b } }"), Ok(()));
+        assert!(root("subscription { a b }").is_err_and(|e| e.contains("exactly one")));
+        assert!(root("subscription { __typename }").is_err_and(|e| e.contains("introspection")));
+        assert!(
+            root("subscription { ...F } fragment F on S { a }")
+                .is_err_and(|e| e.contains("fragment"))
+        );
+        let doc = parse("query A { a } subscription B { b }").unwrap();
+        assert!(operation(&doc, None).is_none());
+        assert!(operation(&doc, Some("B")).is_some());
     }
 
     #[test]

@@ -11,18 +11,20 @@ pub mod mutation;
 pub mod persisted;
 pub mod query;
 pub mod search;
+pub mod subscription;
 pub mod types;
 pub mod webhooks;
+pub mod ws;
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{Schema, SchemaBuilder};
 
 pub use mutation::Services;
 
 /// The schema type.
-pub type NewsroomSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type NewsroomSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
-fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
+    Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
 }
 
 /// Builds the schema with the services mutations use. It holds no connection: per-request data

@@ -236,12 +236,16 @@ impl<'a> Desk<'a> {
         Ok((created.id, created.slug))
     }
 
-    async fn go(&self, id: i64, to: Transition) -> anyhow::Result<()> {
-        let version = article::Entity::find_by_id(id)
+    async fn version(&self, id: i64) -> anyhow::Result<i32> {
+        Ok(article::Entity::find_by_id(id)
             .one(&self.app.db)
             .await?
             .context("article")?
-            .version;
+            .version)
+    }
+
+    async fn go(&self, id: i64, to: Transition) -> anyhow::Result<()> {
+        let version = self.version(id).await?;
         editorial::transition(
             &self.app.db,
             &segmenter()?,
@@ -268,11 +272,7 @@ impl<'a> Desk<'a> {
     }
 
     async fn retitle(&self, id: i64, title: &str) -> anyhow::Result<()> {
-        let version = article::Entity::find_by_id(id)
-            .one(&self.app.db)
-            .await?
-            .context("article")?
-            .version;
+        let version = self.version(id).await?;
         editorial::update(
             &self.app.db,
             &segmenter()?,

@@ -172,6 +172,32 @@ fn settled_after(now: DateTime<Utc>, since: Option<&TimeCursor>) -> Select<artic
     }
 }
 
+/// The next `limit` rows after `since` settled at `now`, oldest first, and whether more follow.
+async fn settled_page<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    since: Option<&TimeCursor>,
+    limit: u64,
+) -> Result<(Vec<article_change::Model>, bool)> {
+    let mut rows = settled_after(now, since)
+        .order_by_asc(article_change::Column::VisibleFrom)
+        .order_by_asc(article_change::Column::Seq)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let has_more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok((rows, has_more))
+}
+
+/// The articles `rows` write as shown (their `upsert`s).
+fn upserted(rows: &[article_change::Model]) -> Vec<i64> {
+    rows.iter()
+        .filter(|r| r.change == UPSERT)
+        .map(|r| r.article_id)
+        .collect()
+}
+
 /// Whether any entry after `since` is ready to be served at `now`: one indexed lookup, for a
 /// reader polling the log.
 pub async fn any_since<C: ConnectionTrait>(
@@ -191,20 +217,8 @@ pub async fn since<C: ConnectionTrait>(
     since: Option<&TimeCursor>,
     limit: u64,
 ) -> Result<Changes> {
-    let mut rows = settled_after(now, since)
-        .order_by_asc(article_change::Column::VisibleFrom)
-        .order_by_asc(article_change::Column::Seq)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    let has_more = rows.len() as u64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let wanted: Vec<i64> = rows
-        .iter()
-        .filter(|r| r.change == UPSERT)
-        .map(|r| r.article_id)
-        .collect();
-    let shown = articles::visible_by_ids(db, now, audience, &wanted).await?;
+    let (rows, has_more) = settled_page(db, now, since, limit).await?;
+    let shown = articles::visible_by_ids(db, now, audience, &upserted(&rows)).await?;
     let items: Vec<Change> = rows
         .into_iter()
         .map(|r| Change {
@@ -280,20 +294,8 @@ impl Publications {
         if !any_since(db, now, self.cursor.as_ref()).await? {
             return Ok((Vec::new(), false));
         }
-        let mut rows = settled_after(now, self.cursor.as_ref())
-            .order_by_asc(article_change::Column::VisibleFrom)
-            .order_by_asc(article_change::Column::Seq)
-            .limit(limit + 1)
-            .all(db)
-            .await?;
-        let has_more = rows.len() as u64 > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let appeared: Vec<i64> = rows
-            .iter()
-            .filter(|r| r.change == UPSERT)
-            .map(|r| r.article_id)
-            .collect();
-        let shown = articles::visible_by_ids(db, now, Audience::Reader, &appeared).await?;
+        let (rows, has_more) = settled_page(db, now, self.cursor.as_ref(), limit).await?;
+        let shown = articles::visible_by_ids(db, now, Audience::Reader, &upserted(&rows)).await?;
         let mut found = Vec::new();
         for row in rows.iter().filter(|r| r.change == UPSERT) {
             let Some(a) = shown.get(&row.article_id) else {

@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN    = $(CARGO) run --quiet --bin newsroom --
 
-.PHONY: run build test test-postgres lint fmt schema openapi bench
+.PHONY: run build test test-postgres lint fmt schema openapi bench graphiql-assets
 
 run: ## Start the API on SQLite (./data/newsroom.db) with the demo content
 	$(BIN) serve --demo
@@ -29,6 +29,9 @@ schema: ## Rewrite schema.graphql from the code
 
 openapi: ## Rewrite openapi.json (the REST API's OpenAPI 3.1 document) from the code
 	$(BIN) openapi > openapi.json
+
+graphiql-assets: ## Re-vendor GraphiQL, React and ReactDOM (npm, pinned versions) into crates/gateway/assets/graphiql
+	sh crates/gateway/assets/graphiql/vendor.sh
 
 bench: ## Read-path, view and search latency over 100,000 articles on SQLite, and on PostgreSQL when TEST_POSTGRES_URL is set
 	$(CARGO) bench -p newsroom-tests --bench read_path --bench views --bench search

@@ -143,6 +143,7 @@ impl Application {
         };
         let max_body = config.max_body_bytes;
         let console = config.env == Environment::Development;
+        let graphiql = config.graphiql();
         spawn_throttle_purge(state.db.clone(), state.clock.clone(), login_policy(config));
         let first_seen = web::Data::new(crate::caching::FirstSeen::default());
         let metrics = web::Data::from(crate::ops::Metrics::new()?);
@@ -164,6 +165,11 @@ impl Application {
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(max_body))
                 .configure(routes);
+            let app = if graphiql {
+                app.configure(crate::graphiql::routes)
+            } else {
+                app
+            };
             if console {
                 app.route("/", web::get().to(console_page))
             } else {

@@ -124,6 +124,8 @@ pub struct Config {
     /// `NEWSROOM_GRAPHQL_WS_POLL_MS`: how often the change log is read for publications to tell
     /// subscribers.
     pub graphql_ws_poll_ms: u64,
+    /// `NEWSROOM_GRAPHIQL`: whether `/graphiql` is served; unset means in development only.
+    pub graphiql: Option<bool>,
     /// `NEWSROOM_WEBHOOK_TIMEOUT_MS`: how long one webhook delivery may take.
     pub webhook_timeout_ms: u64,
     /// `NEWSROOM_WEBHOOK_RETRY_FIRST_MS`: the wait after a failed delivery; it doubles with each
@@ -223,6 +225,7 @@ impl Default for Config {
             graphql_ws_max_subscriptions: 10,
             graphql_ws_init_timeout_ms: 10_000,
             graphql_ws_poll_ms: 1_000,
+            graphiql: None,
             webhook_timeout_ms: 10_000,
             webhook_retry_first_ms: 5_000,
             webhook_retry_max_ms: 3_600_000,
@@ -240,6 +243,12 @@ impl Config {
     /// development.
     pub fn webhook_allow_private(&self) -> bool {
         self.webhook_allow_private
+            .unwrap_or(self.env == Environment::Development)
+    }
+
+    /// Whether `/graphiql` is served: as configured, else only in development.
+    pub fn graphiql(&self) -> bool {
+        self.graphiql
             .unwrap_or(self.env == Environment::Development)
     }
 
@@ -571,6 +580,16 @@ mod tests {
             let err = with("cors_origins", bad).unwrap_err().to_string();
             assert!(err.contains("NEWSROOM_CORS_ORIGINS"), "{err}");
         }
+    }
+
+    #[test]
+    fn graphiql_is_served_in_development_only_unless_configured() {
+        let mut config = Config::default();
+        assert!(config.graphiql());
+        config.env = Environment::Production;
+        assert!(!config.graphiql());
+        config.graphiql = Some(true);
+        assert!(config.graphiql());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod caching;
 pub mod cli;
 pub mod config;
 pub mod feeds;
+pub mod graphiql;
 pub mod graphql;
 pub mod limits;
 pub mod ops;

@@ -20,6 +20,12 @@ use async_graphql::{
 
 use crate::{config::Config, graphql::errors::Code};
 
+/// How deep an introspection query (`__schema`, `__type`) may nest, whatever the depth limit:
+/// the standard one that tools send (GraphiQL's, graphql-js's `getIntrospectionQuery`) follows
+/// `ofType` down to depth 15, which a public API's depth limit would refuse. What it reads is the
+/// schema, bounded by the schema's size; in production introspection is off altogether.
+pub const INTROSPECTION_DEPTH: usize = 16;
+
 /// The limits, read from the configuration once.
 #[derive(Debug, Clone, Copy)]
 pub struct QueryLimits {
@@ -223,8 +229,24 @@ impl<'a> Fragments<'a> {
                     let child = self.selection_set(&field.node.selection_set.node)?;
                     // `__typename` costs nothing and adds no depth, as async-graphql counts.
                     let own = usize::from(field.node.name.node != "__typename");
+                    let mut depth = child.depth.saturating_add(own);
+                    if matches!(field.node.name.node.as_str(), "__schema" | "__type") {
+                        // Introspection has a bound of its own (see `INTROSPECTION_DEPTH`).
+                        if depth > INTROSPECTION_DEPTH {
+                            return Err(over_limit(
+                                "depth",
+                                INTROSPECTION_DEPTH as u64,
+                                format!(
+                                    "the introspection query nests {depth} fields deep, over \
+                                     the introspection depth limit of {INTROSPECTION_DEPTH}"
+                                ),
+                                Some(field.pos),
+                            ));
+                        }
+                        depth = 1;
+                    }
                     shape.add(Shape {
-                        depth: child.depth.saturating_add(own),
+                        depth,
                         fields: child.fields.saturating_add(own),
                         aliases: child
                             .aliases
@@ -553,6 +575,34 @@ mod tests {
     fn deep_nesting_is_a_parse_error_not_a_crash() {
         let query = format!("{}{}", "{ a ".repeat(20_000), "}".repeat(20_000));
         assert!(parse(&query).is_err());
+    }
+
+    #[test]
+    fn introspection_has_a_depth_bound_of_its_own() {
+        let roomy = QueryLimits {
+            max_complexity: 100,
+            ..limits()
+        };
+        let depth_of = |query: &str| {
+            let doc = parse(query).unwrap();
+            check(&roomy, &doc, &Variables::default())
+                .map_err(|e| e.extensions.unwrap_or_default().get("limit").cloned())
+        };
+        let nested = |levels: usize| {
+            format!(
+                "{{ __type(name: \"A\") {{ {}name{} }} }}",
+                "ofType { ".repeat(levels),
+                " }".repeat(levels)
+            )
+        };
+        assert_eq!(depth_of(&nested(INTROSPECTION_DEPTH - 2)), Ok(()));
+        assert_eq!(
+            depth_of(&nested(INTROSPECTION_DEPTH - 1)),
+            Err(Some(async_graphql::Value::from("depth")))
+        );
+        // Outside introspection, the configured limit (3 here) holds.
+        assert_eq!(depth_of("{ a { __type(name: \"A\") { name } } }"), Ok(()));
+        assert!(depth_of("{ a { b { c { d } } } }").is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ PORTAL_PORT      ?= 4173
 # playwright-core drives Debian's Chromium; nothing may download a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = 1
 
-.PHONY: run build test test-postgres lint fmt schema openapi bench portal test-portal
+.PHONY: run build test test-postgres lint fmt schema openapi bench portal test-portal graphiql-assets
 
 run: ## Start the API on SQLite (./data/newsroom.db) with the demo content
 	$(BIN) serve --demo
@@ -36,6 +36,9 @@ schema: ## Rewrite schema.graphql from the code
 
 openapi: ## Rewrite openapi.json (the REST API's OpenAPI 3.1 document) from the code
 	$(BIN) openapi > openapi.json
+
+graphiql-assets: ## Re-vendor GraphiQL, React and ReactDOM (npm, pinned versions) into crates/gateway/assets/graphiql
+	sh crates/gateway/assets/graphiql/vendor.sh
 
 bench: ## Read-path, view and search latency over 100,000 articles on SQLite, and on PostgreSQL when TEST_POSTGRES_URL is set
 	$(CARGO) bench -p newsroom-tests --bench read_path --bench views --bench search

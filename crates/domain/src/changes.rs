@@ -7,6 +7,12 @@
 //! publish time, so it arrives when it becomes visible with nobody acting. Rows are served only
 //! once they are [`SETTLE`] old: a transaction that started earlier but commits later would
 //! otherwise write a row behind a cursor a client has already passed.
+//!
+//! [`Publications`] follows the same log for the moments articles become visible (GraphQL's
+//! `articlePublished` subscription), so every server process sharing the database hears of
+//! every publication, scheduled ones at their time, from the one record of what happened.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
@@ -166,6 +172,32 @@ fn settled_after(now: DateTime<Utc>, since: Option<&TimeCursor>) -> Select<artic
     }
 }
 
+/// The next `limit` rows after `since` settled at `now`, oldest first, and whether more follow.
+async fn settled_page<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    since: Option<&TimeCursor>,
+    limit: u64,
+) -> Result<(Vec<article_change::Model>, bool)> {
+    let mut rows = settled_after(now, since)
+        .order_by_asc(article_change::Column::VisibleFrom)
+        .order_by_asc(article_change::Column::Seq)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let has_more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok((rows, has_more))
+}
+
+/// The articles `rows` write as shown (their `upsert`s).
+fn upserted(rows: &[article_change::Model]) -> Vec<i64> {
+    rows.iter()
+        .filter(|r| r.change == UPSERT)
+        .map(|r| r.article_id)
+        .collect()
+}
+
 /// Whether any entry after `since` is ready to be served at `now`: one indexed lookup, for a
 /// reader polling the log.
 pub async fn any_since<C: ConnectionTrait>(
@@ -185,20 +217,8 @@ pub async fn since<C: ConnectionTrait>(
     since: Option<&TimeCursor>,
     limit: u64,
 ) -> Result<Changes> {
-    let mut rows = settled_after(now, since)
-        .order_by_asc(article_change::Column::VisibleFrom)
-        .order_by_asc(article_change::Column::Seq)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    let has_more = rows.len() as u64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let wanted: Vec<i64> = rows
-        .iter()
-        .filter(|r| r.change == UPSERT)
-        .map(|r| r.article_id)
-        .collect();
-    let shown = articles::visible_by_ids(db, now, audience, &wanted).await?;
+    let (rows, has_more) = settled_page(db, now, since, limit).await?;
+    let shown = articles::visible_by_ids(db, now, audience, &upserted(&rows)).await?;
     let items: Vec<Change> = rows
         .into_iter()
         .map(|r| Change {
@@ -221,4 +241,89 @@ pub async fn since<C: ConnectionTrait>(
         next,
         has_more,
     })
+}
+
+/// An article that has just become visible to readers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publication {
+    /// The article as it is now.
+    pub article: article::Model,
+    /// Whether partners may have it too (the site's own, or its source allows syndication).
+    pub for_partners: bool,
+}
+
+/// Follows the log for publications: the `upsert` entries written at the instant their article
+/// became visible. Publishing writes its entry at the new publish time, and a scheduled article's
+/// entry stands at its publish time, so an entry whose time is its article's current publish
+/// time is the moment the article appeared; any other `upsert` is an edit of an article already
+/// shown (or a stale entry of one rescheduled since). Each article is judged as it is when the
+/// entry is read, so one unpublished or taken down meanwhile is never told.
+#[derive(Debug, Clone, Default)]
+pub struct Publications {
+    cursor: Option<TimeCursor>,
+    /// Articles told at each publish time not yet passed by the cursor: an article saved twice
+    /// while scheduled has two entries at its time, and is told once.
+    told: HashMap<i64, DateTime<Utc>>,
+}
+
+impl Publications {
+    /// Starts after the newest entry settled at `now`: what became visible before is not told.
+    pub async fn from_now<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<Self> {
+        let newest = settled_after(now, None)
+            .order_by_desc(article_change::Column::VisibleFrom)
+            .order_by_desc(article_change::Column::Seq)
+            .one(db)
+            .await?;
+        Ok(Publications {
+            cursor: newest.map(|r| TimeCursor {
+                at: r.visible_from,
+                id: r.seq,
+            }),
+            told: HashMap::new(),
+        })
+    }
+
+    /// The publications among the next `limit` entries settled at `now`, oldest first, and
+    /// whether more entries are ready.
+    pub async fn next<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<(Vec<Publication>, bool)> {
+        if !any_since(db, now, self.cursor.as_ref()).await? {
+            return Ok((Vec::new(), false));
+        }
+        let (rows, has_more) = settled_page(db, now, self.cursor.as_ref(), limit).await?;
+        let shown = articles::visible_by_ids(db, now, Audience::Reader, &upserted(&rows)).await?;
+        let mut found = Vec::new();
+        for row in rows.iter().filter(|r| r.change == UPSERT) {
+            let Some(a) = shown.get(&row.article_id) else {
+                continue;
+            };
+            if a.published_at != Some(row.visible_from)
+                || self.told.get(&a.id) == Some(&row.visible_from)
+            {
+                continue;
+            }
+            self.told.insert(a.id, row.visible_from);
+            found.push(a.clone());
+        }
+        let ids: Vec<i64> = found.iter().map(|a| a.id).collect();
+        let partners = articles::visible_by_ids(db, now, Audience::Partner, &ids).await?;
+        if let Some(last) = rows.last() {
+            let at = last.visible_from;
+            self.cursor = Some(TimeCursor { at, id: last.seq });
+            // No entry can still arrive at a time the cursor has passed.
+            self.told.retain(|_, told_at| *told_at >= at);
+        }
+        let items = found
+            .into_iter()
+            .map(|article| Publication {
+                for_partners: partners.contains_key(&article.id),
+                article,
+            })
+            .collect();
+        Ok((items, has_more))
+    }
 }

@@ -19,7 +19,11 @@ use crate::{
     auth::AuthKeys,
     config::{Config, Environment},
     feeds,
-    graphql::{self, NewsroomSchema, Services, limits::QueryLimits, persisted::PersistedQueries},
+    graphql::{
+        self, NewsroomSchema, Services, limits::QueryLimits, persisted::PersistedQueries,
+        ws::WsSettings,
+    },
+    publications::PublicationHub,
     rest,
     views::{ViewService, ViewSettings},
     webhooks::{WebhookSettings, WebhookWorker},
@@ -48,6 +52,10 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Automatic persisted queries and the allow-list.
     pub persisted: Arc<PersistedQueries>,
+    /// Publications for subscribers, and the count of their connections.
+    pub publications: Arc<PublicationHub>,
+    /// How subscription connections behave.
+    pub ws: WsSettings,
 }
 
 /// A bound, not yet running, server.
@@ -56,6 +64,7 @@ pub struct Application {
     server: Server,
     views: Arc<ViewService>,
     webhooks: Arc<WebhookWorker>,
+    publications: Arc<PublicationHub>,
 }
 
 impl Application {
@@ -103,6 +112,13 @@ impl Application {
         .await
         .map_err(|e| anyhow::anyhow!("connecting to REDIS_URL: {e}"))?;
         let limits = QueryLimits::from_config(config);
+        let publications = PublicationHub::new(
+            db.clone(),
+            clock.clone(),
+            std::time::Duration::from_millis(config.graphql_ws_poll_ms),
+            config.graphql_ws_max_connections,
+        );
+        publications.start().await;
         let services = Services {
             auth: auth.clone(),
             login_policy: login_policy(config),
@@ -122,9 +138,12 @@ impl Application {
             limits,
             max_body_bytes: config.max_body_bytes,
             persisted: Arc::new(PersistedQueries::new(config.graphql_allow_list)),
+            publications: publications.clone(),
+            ws: WsSettings::from_config(config),
         };
         let max_body = config.max_body_bytes;
         let console = config.env == Environment::Development;
+        let graphiql = config.graphiql();
         spawn_throttle_purge(state.db.clone(), state.clock.clone(), login_policy(config));
         let first_seen = web::Data::new(crate::caching::FirstSeen::default());
         let metrics = web::Data::from(crate::ops::Metrics::new()?);
@@ -146,12 +165,18 @@ impl Application {
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(max_body))
                 .configure(routes);
+            let app = if graphiql {
+                app.configure(crate::graphiql::routes)
+            } else {
+                app
+            };
             if console {
                 app.route("/", web::get().to(console_page))
             } else {
                 app
             }
         })
+        .shutdown_signal(stop_signal(publications.clone()))
         .listen(listener)?;
         if config.workers > 0 {
             server = server.workers(config.workers);
@@ -161,6 +186,7 @@ impl Application {
             server: server.run(),
             views,
             webhooks,
+            publications,
         })
     }
 
@@ -174,6 +200,7 @@ impl Application {
     /// the attempts in flight and hand back its claims.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
+        self.publications.shutdown().await;
         self.views.shutdown().await;
         self.webhooks.shutdown().await;
         served
@@ -184,10 +211,39 @@ impl Application {
         self.views.clone()
     }
 
-    /// The server handle, to stop it from a test.
+    /// The server handle, to stop it from a test. [`ServerHandle::stop`] drains like a signal
+    /// does, except that it cannot tell subscription connections to close first: a test closes
+    /// its own.
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C), after telling subscription connections to close: a
+/// WebSocket is a request that never ends by itself, and a graceful stop waits for every request.
+/// Both signals drain (actix-web's own handling would stop at once on SIGINT).
+async fn stop_signal(publications: Arc<PublicationHub>) {
+    let interrupted = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminated) => {
+                tokio::select! {
+                    _ = interrupted => {}
+                    _ = terminated.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server gracefully");
+                let _ = interrupted.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupted.await;
+    tracing::info!("stopping: closing subscription connections, then draining requests");
+    publications.close_all();
 }
 
 /// Answers `HEAD` wherever `GET` is served (RFC 9110, 9.3.2): the request is routed and answered
@@ -209,6 +265,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/graphql")
             .route(web::post().to(graphql::http::post))
+            .route(
+                web::get()
+                    .guard(actix_web::guard::fn_guard(graphql::ws::is_upgrade))
+                    .to(graphql::ws::upgrade),
+            )
             .route(web::get().to(graphql::http::get))
             .default_service(web::to(graphql::http::other_method)),
     )

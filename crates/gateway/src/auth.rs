@@ -372,11 +372,21 @@ pub(crate) async fn admit(
     http: &actix_web::HttpRequest,
     operations: usize,
 ) -> Result<Caller, Refusal> {
-    let now = state.clock.now();
     let header = http
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    admit_header(state, header, operations).await
+}
+
+/// [`admit`] for an `Authorization` value that came some other way (a WebSocket's
+/// `connection_init` payload).
+pub(crate) async fn admit_header(
+    state: &crate::app::AppState,
+    header: Option<&str>,
+    operations: usize,
+) -> Result<Caller, Refusal> {
+    let now = state.clock.now();
     let caller = match authenticate(&state.db, &state.auth, header, now).await {
         Ok(caller) => caller,
         Err(AuthenticateError::Refused(reason)) => return Err(Refusal::Unauthenticated(reason.0)),
@@ -387,8 +397,19 @@ pub(crate) async fn admit(
             ));
         }
     };
+    count(state, &caller, operations).await?;
+    Ok(caller)
+}
+
+/// Counts `operations` (at least one) against `caller`'s rate limit.
+pub(crate) async fn count(
+    state: &crate::app::AppState,
+    caller: &Caller,
+    operations: usize,
+) -> Result<(), Refusal> {
+    let now = state.clock.now();
     for _ in 0..operations.max(1) {
-        match state.limiter.admit(&caller, now).await {
+        match state.limiter.admit(caller, now).await {
             Ok(Ok(())) => {}
             Ok(Err(limited)) => return Err(Refusal::RateLimited(limited.retry_after_secs)),
             Err(e) => {
@@ -399,5 +420,5 @@ pub(crate) async fn admit(
             }
         }
     }
-    Ok(caller)
+    Ok(())
 }

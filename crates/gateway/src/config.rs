@@ -113,6 +113,19 @@ pub struct Config {
     /// `NEWSROOM_GRAPHQL_ALLOW_LIST`: run only operations registered with
     /// `newsroom operations register`.
     pub graphql_allow_list: bool,
+    /// `NEWSROOM_GRAPHQL_WS_MAX_CONNECTIONS`: subscription (WebSocket) connections one process
+    /// holds at once; 0 turns subscriptions off.
+    pub graphql_ws_max_connections: usize,
+    /// `NEWSROOM_GRAPHQL_WS_MAX_SUBSCRIPTIONS`: subscriptions one connection may run at once.
+    pub graphql_ws_max_subscriptions: usize,
+    /// `NEWSROOM_GRAPHQL_WS_INIT_TIMEOUT_MS`: how long a new connection has to send its
+    /// `connection_init`.
+    pub graphql_ws_init_timeout_ms: u64,
+    /// `NEWSROOM_GRAPHQL_WS_POLL_MS`: how often the change log is read for publications to tell
+    /// subscribers.
+    pub graphql_ws_poll_ms: u64,
+    /// `NEWSROOM_GRAPHIQL`: whether `/graphiql` is served; unset means in development only.
+    pub graphiql: Option<bool>,
     /// `NEWSROOM_WEBHOOK_TIMEOUT_MS`: how long one webhook delivery may take.
     pub webhook_timeout_ms: u64,
     /// `NEWSROOM_WEBHOOK_RETRY_FIRST_MS`: the wait after a failed delivery; it doubles with each
@@ -208,6 +221,11 @@ impl Default for Config {
             graphql_batch: false,
             graphql_max_batch: 10,
             graphql_allow_list: false,
+            graphql_ws_max_connections: 1_000,
+            graphql_ws_max_subscriptions: 10,
+            graphql_ws_init_timeout_ms: 10_000,
+            graphql_ws_poll_ms: 1_000,
+            graphiql: None,
             webhook_timeout_ms: 10_000,
             webhook_retry_first_ms: 5_000,
             webhook_retry_max_ms: 3_600_000,
@@ -225,6 +243,12 @@ impl Config {
     /// development.
     pub fn webhook_allow_private(&self) -> bool {
         self.webhook_allow_private
+            .unwrap_or(self.env == Environment::Development)
+    }
+
+    /// Whether `/graphiql` is served: as configured, else only in development.
+    pub fn graphiql(&self) -> bool {
+        self.graphiql
             .unwrap_or(self.env == Environment::Development)
     }
 
@@ -336,6 +360,15 @@ impl Config {
             return invalid(
                 "NEWSROOM_GRAPHQL_MAX_QUERY_BYTES must be at least 64 and at most NEWSROOM_MAX_BODY_BYTES",
             );
+        }
+        if !(1..=1_000).contains(&self.graphql_ws_max_subscriptions) {
+            return invalid("NEWSROOM_GRAPHQL_WS_MAX_SUBSCRIPTIONS must be between 1 and 1000");
+        }
+        if !(100..=600_000).contains(&self.graphql_ws_init_timeout_ms) {
+            return invalid("NEWSROOM_GRAPHQL_WS_INIT_TIMEOUT_MS must be between 100 and 600000");
+        }
+        if !(10..=60_000).contains(&self.graphql_ws_poll_ms) {
+            return invalid("NEWSROOM_GRAPHQL_WS_POLL_MS must be between 10 and 60000");
         }
         if !(100..=120_000).contains(&self.webhook_timeout_ms) {
             return invalid("NEWSROOM_WEBHOOK_TIMEOUT_MS must be between 100 and 120000");
@@ -487,6 +520,27 @@ mod tests {
                 },
                 "NEWSROOM_WEBHOOK_POLL_MS",
             ),
+            (
+                Config {
+                    graphql_ws_max_subscriptions: 0,
+                    ..Config::default()
+                },
+                "NEWSROOM_GRAPHQL_WS_MAX_SUBSCRIPTIONS",
+            ),
+            (
+                Config {
+                    graphql_ws_init_timeout_ms: 5,
+                    ..Config::default()
+                },
+                "NEWSROOM_GRAPHQL_WS_INIT_TIMEOUT_MS",
+            ),
+            (
+                Config {
+                    graphql_ws_poll_ms: 0,
+                    ..Config::default()
+                },
+                "NEWSROOM_GRAPHQL_WS_POLL_MS",
+            ),
         ] {
             let err = config.validate().unwrap_err().to_string();
             assert!(err.contains(setting), "{err}");
@@ -526,6 +580,16 @@ mod tests {
             let err = with("cors_origins", bad).unwrap_err().to_string();
             assert!(err.contains("NEWSROOM_CORS_ORIGINS"), "{err}");
         }
+    }
+
+    #[test]
+    fn graphiql_is_served_in_development_only_unless_configured() {
+        let mut config = Config::default();
+        assert!(config.graphiql());
+        config.env = Environment::Production;
+        assert!(!config.graphiql());
+        config.graphiql = Some(true);
+        assert!(config.graphiql());
     }
 
     #[test]

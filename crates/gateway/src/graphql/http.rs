@@ -109,18 +109,27 @@ fn negotiate(req: &HttpRequest) -> Option<Media> {
 
 /// Why a request was refused before anything ran.
 #[derive(Debug)]
-enum Refusal {
+pub(crate) enum Refusal {
     /// Not a GraphQL-over-HTTP request that can be read: this status whatever the media type.
     Transport(StatusCode, ServerError),
     /// A GraphQL request error: its status depends on the media type.
     Request(ServerError),
 }
 
+impl Refusal {
+    /// The error, whatever its status: for transports without one (WebSocket).
+    pub(crate) fn into_error(self) -> ServerError {
+        match self {
+            Refusal::Transport(_, error) | Refusal::Request(error) => error,
+        }
+    }
+}
+
 fn transport(status: StatusCode, message: impl Into<String>) -> Refusal {
     Refusal::Transport(status, coded(message, Code::BadUserInput))
 }
 
-fn coded(message: impl Into<String>, code: Code) -> ServerError {
+pub(crate) fn coded(message: impl Into<String>, code: Code) -> ServerError {
     let mut error = ServerError::new(message, None);
     error
         .extensions
@@ -196,11 +205,22 @@ pub async fn other_method(req: HttpRequest) -> HttpResponse {
 
 /// One operation as the client sent it, before any GraphQL is read.
 #[derive(Debug, Default)]
-struct Params {
+pub(crate) struct Params {
     query: Option<String>,
     operation_name: Option<String>,
     variables: Map<String, Value>,
     extensions: Map<String, Value>,
+}
+
+/// How an operation arrived, which decides the operations it may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    /// `POST /graphql`: queries and mutations.
+    Post,
+    /// `GET /graphql`: queries only.
+    Get,
+    /// A `subscribe` message over WebSocket: subscriptions only.
+    WebSocket,
 }
 
 /// `POST /graphql`: one operation as a JSON object, or several as an array when batching is on.
@@ -221,7 +241,7 @@ pub async fn post(
         Err(refusal) => return refuse(media, refusal),
     };
     match parsed {
-        Body::Single(params) => run_one(&state, &req, media, params, false).await,
+        Body::Single(params) => run_one(&state, &req, media, params, Transport::Post).await,
         Body::Batch(batch) => run_batch(&state, &req, media, batch).await,
     }
 }
@@ -232,7 +252,7 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
         return not_acceptable();
     };
     match parse_query_string(req.query_string()) {
-        Ok(params) => run_one(&state, &req, media, params, true).await,
+        Ok(params) => run_one(&state, &req, media, params, Transport::Get).await,
         Err(refusal) => refuse(media, refusal),
     }
 }
@@ -364,8 +384,8 @@ fn parse_body(body: &[u8], limits: &QueryLimits) -> Result<Body, Refusal> {
     }
 }
 
-/// The parameters of one operation in a JSON body.
-fn params_of(value: Value) -> Result<Params, Refusal> {
+/// The parameters of one operation in a JSON body (or a WebSocket `subscribe` message).
+pub(crate) fn params_of(value: Value) -> Result<Params, Refusal> {
     let Value::Object(mut object) = value else {
         return Err(transport(
             StatusCode::BAD_REQUEST,
@@ -473,14 +493,19 @@ fn percent_decodes_to_utf8(raw: &str) -> bool {
 }
 
 /// An operation that passed every check before execution.
-struct Ready {
-    request: async_graphql::Request,
+pub(crate) struct Ready {
+    /// The request, its document already parsed.
+    pub(crate) request: async_graphql::Request,
 }
 
 /// Checks one operation: a query (sent, or named by its persisted hash), no NUL, its length,
-/// its syntax, GET's rule, the variables it needs, the limits. A query sent with its hash is
-/// remembered once it has passed.
-async fn prepare(state: &AppState, params: Params, over_get: bool) -> Result<Ready, Refusal> {
+/// its syntax, which operations the transport carries, the variables it needs, the limits. A
+/// query sent with its hash is remembered once it has passed.
+pub(crate) async fn prepare(
+    state: &AppState,
+    params: Params,
+    via: Transport,
+) -> Result<Ready, Refusal> {
     let limits = &state.limits;
     let hash = persisted::hash_of(&params.extensions).map_err(Refusal::Request)?;
     let resolved = state
@@ -525,11 +550,36 @@ async fn prepare(state: &AppState, params: Params, over_get: bool) -> Result<Rea
         )));
     }
     let doc = limits::parse(&query).map_err(Refusal::Request)?;
-    if over_get && limits::is_mutation(&doc, params.operation_name.as_deref()) {
+    let name = params.operation_name.as_deref();
+    if via == Transport::Get && limits::is_mutation(&doc, name) {
         return Err(transport(
             StatusCode::METHOD_NOT_ALLOWED,
             "mutations are sent with POST; GET runs queries only",
         ));
+    }
+    let subscription = limits::operation(&doc, name)
+        .map(|op| op.node.ty == async_graphql::parser::types::OperationType::Subscription);
+    match (via, subscription) {
+        (Transport::Get | Transport::Post, Some(true)) => {
+            return Err(Refusal::Request(coded(
+                "subscriptions are served over WebSocket: open `GET /graphql` with the \
+                 `graphql-transport-ws` subprotocol",
+                Code::BadUserInput,
+            )));
+        }
+        (Transport::WebSocket, Some(false)) => {
+            return Err(Refusal::Request(coded(
+                "only subscriptions run over WebSocket; send queries and mutations to \
+                 `POST /graphql`",
+                Code::BadUserInput,
+            )));
+        }
+        (Transport::WebSocket, Some(true)) => {
+            if let Some(op) = limits::operation(&doc, name) {
+                limits::single_root_field(op).map_err(Refusal::Request)?;
+            }
+        }
+        _ => {}
     }
     let variables = Variables::from_json(Value::Object(params.variables));
     required_variables(&doc, params.operation_name.as_deref(), &variables)
@@ -542,6 +592,7 @@ async fn prepare(state: &AppState, params: Params, over_get: bool) -> Result<Rea
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
+    request.set_parsed_query(doc);
     Ok(Ready { request })
 }
 
@@ -611,9 +662,9 @@ async fn run_one(
     http: &HttpRequest,
     media: Media,
     params: Params,
-    over_get: bool,
+    via: Transport,
 ) -> HttpResponse {
-    let ready = match prepare(state, params, over_get).await {
+    let ready = match prepare(state, params, via).await {
         Ok(ready) => ready,
         Err(refusal) => return refuse(media, refusal),
     };
@@ -668,7 +719,7 @@ async fn run_batch(
     let mut prepared = Vec::with_capacity(batch.len());
     for item in batch {
         prepared.push(match params_of(item) {
-            Ok(params) => prepare(state, params, false).await,
+            Ok(params) => prepare(state, params, Transport::Post).await,
             Err(refusal) => Err(refusal),
         });
     }

@@ -20,6 +20,12 @@ use async_graphql::{
 
 use crate::{config::Config, graphql::errors::Code};
 
+/// How deep an introspection query (`__schema`, `__type`) may nest, whatever the depth limit:
+/// the standard one that tools send (GraphiQL's, graphql-js's `getIntrospectionQuery`) follows
+/// `ofType` down to depth 15, which a public API's depth limit would refuse. What it reads is the
+/// schema, bounded by the schema's size; in production introspection is off altogether.
+pub const INTROSPECTION_DEPTH: usize = 16;
+
 /// The limits, read from the configuration once.
 #[derive(Debug, Clone, Copy)]
 pub struct QueryLimits {
@@ -223,8 +229,24 @@ impl<'a> Fragments<'a> {
                     let child = self.selection_set(&field.node.selection_set.node)?;
                     // `__typename` costs nothing and adds no depth, as async-graphql counts.
                     let own = usize::from(field.node.name.node != "__typename");
+                    let mut depth = child.depth.saturating_add(own);
+                    if matches!(field.node.name.node.as_str(), "__schema" | "__type") {
+                        // Introspection has a bound of its own (see `INTROSPECTION_DEPTH`).
+                        if depth > INTROSPECTION_DEPTH {
+                            return Err(over_limit(
+                                "depth",
+                                INTROSPECTION_DEPTH as u64,
+                                format!(
+                                    "the introspection query nests {depth} fields deep, over \
+                                     the introspection depth limit of {INTROSPECTION_DEPTH}"
+                                ),
+                                Some(field.pos),
+                            ));
+                        }
+                        depth = 1;
+                    }
                     shape.add(Shape {
-                        depth: child.depth.saturating_add(own),
+                        depth,
                         fields: child.fields.saturating_add(own),
                         aliases: child
                             .aliases
@@ -342,6 +364,47 @@ fn check_page_sizes(
         }
     }
     Ok(())
+}
+
+/// The operation `operation_name` picks from `doc`: the named one, or the only one. `None` when
+/// the name matches none, or several are given and none is named (execution reports either).
+pub fn operation<'a>(
+    doc: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'a Positioned<OperationDefinition>> {
+    match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// Refuses a subscription that does not select exactly one field at its root, or selects an
+/// introspection field there, as the GraphQL specification requires ("Single root field"). A
+/// fragment at the root is refused too: async-graphql would ignore it and run nothing.
+pub fn single_root_field(operation: &Positioned<OperationDefinition>) -> Result<(), ServerError> {
+    let items = &operation.node.selection_set.node.items;
+    let refuse = |message: &str| {
+        let mut error = ServerError::new(message, Some(operation.pos));
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", Code::BadUserInput.as_str());
+        Err(error)
+    };
+    match items.as_slice() {
+        [item] => match &item.node {
+            Selection::Field(field) if field.node.name.node.starts_with("__") => {
+                refuse("a subscription's root field must not be an introspection field")
+            }
+            Selection::Field(_) => Ok(()),
+            _ => {
+                refuse("a subscription selects its one root field directly, not through a fragment")
+            }
+        },
+        _ => refuse("a subscription selects exactly one root field"),
+    }
 }
 
 /// Whether the operation `operation_name` picks from `doc` is a mutation. A name that matches no
@@ -512,6 +575,53 @@ mod tests {
     fn deep_nesting_is_a_parse_error_not_a_crash() {
         let query = format!("{}{}", "{ a ".repeat(20_000), "}".repeat(20_000));
         assert!(parse(&query).is_err());
+    }
+
+    #[test]
+    fn introspection_has_a_depth_bound_of_its_own() {
+        let roomy = QueryLimits {
+            max_complexity: 100,
+            ..limits()
+        };
+        let depth_of = |query: &str| {
+            let doc = parse(query).unwrap();
+            check(&roomy, &doc, &Variables::default())
+                .map_err(|e| e.extensions.unwrap_or_default().get("limit").cloned())
+        };
+        let nested = |levels: usize| {
+            format!(
+                "{{ __type(name: \"A\") {{ {}name{} }} }}",
+                "ofType { ".repeat(levels),
+                " }".repeat(levels)
+            )
+        };
+        assert_eq!(depth_of(&nested(INTROSPECTION_DEPTH - 2)), Ok(()));
+        assert_eq!(
+            depth_of(&nested(INTROSPECTION_DEPTH - 1)),
+            Err(Some(async_graphql::Value::from("depth")))
+        );
+        // Outside introspection, the configured limit (3 here) holds.
+        assert_eq!(depth_of("{ a { __type(name: \"A\") { name } } }"), Ok(()));
+        assert!(depth_of("{ a { b { c { d } } } }").is_err());
+    }
+
+    #[test]
+    fn a_subscription_selects_one_plain_root_field() {
+        let root = |query: &str| {
+            let doc = parse(query).unwrap();
+            let op = operation(&doc, None).unwrap();
+            single_root_field(op).map_err(|e| e.message)
+        };
+        assert_eq!(root("subscription { a { b } }"), Ok(()));
+        assert!(root("subscription { a b }").is_err_and(|e| e.contains("exactly one")));
+        assert!(root("subscription { __typename }").is_err_and(|e| e.contains("introspection")));
+        assert!(
+            root("subscription { ...F } fragment F on S { a }")
+                .is_err_and(|e| e.contains("fragment"))
+        );
+        let doc = parse("query A { a } subscription B { b }").unwrap();
+        assert!(operation(&doc, None).is_none());
+        assert!(operation(&doc, Some("B")).is_some());
     }
 
     #[test]

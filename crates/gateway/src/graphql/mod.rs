@@ -11,18 +11,20 @@ pub mod mutation;
 pub mod persisted;
 pub mod query;
 pub mod search;
+pub mod subscription;
 pub mod types;
 pub mod webhooks;
+pub mod ws;
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{Schema, SchemaBuilder};
 
 pub use mutation::Services;
 
 /// The schema type.
-pub type NewsroomSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type NewsroomSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
-fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
+    Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
 }
 
 /// Builds the schema with the services mutations use. It holds no connection: per-request data
@@ -33,9 +35,16 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscriptio
 /// The default complexity limit, 5,000: the portal's article page with 10 related articles costs
 /// about 300; an `articles(first: 100)` page with channel, source and tags about 1,000.
 pub fn build(services: Services, production: bool, limits: limits::QueryLimits) -> NewsroomSchema {
+    // The checks in `limits` hold ordinary fields to `max_depth` and introspection to its own
+    // bound; async-graphql counts both alike, so its line stands behind the larger.
+    let depth = if production {
+        limits.max_depth
+    } else {
+        limits.max_depth.max(limits::INTROSPECTION_DEPTH)
+    };
     let builder = builder()
         .data(services)
-        .limit_depth(limits.max_depth)
+        .limit_depth(depth)
         .limit_complexity(limits.max_complexity)
         .extension(http::MarkExecution);
     if production {

@@ -56,6 +56,8 @@ pub struct Application {
     server: Server,
     views: Arc<ViewService>,
     webhooks: Arc<WebhookWorker>,
+    /// Told once to begin a graceful stop (see [`Application::stop_on_signals`]).
+    stopping: Arc<tokio::sync::Notify>,
 }
 
 impl Application {
@@ -83,6 +85,7 @@ impl Application {
                 ranking_refresh: std::time::Duration::from_secs(config.ranking_refresh_secs),
                 redis_url: config.redis_url.clone(),
                 redis_prefix: config.redis_prefix.clone(),
+                max_buffered: config.view_buffer_max,
             },
         )
         .await
@@ -130,6 +133,8 @@ impl Application {
         let metrics = web::Data::from(crate::ops::Metrics::new()?);
         let ops_config = config.clone();
         let openapi = web::Data::new(rest::openapi::Document(rest::openapi::json()));
+        let stopping = Arc::new(tokio::sync::Notify::new());
+        let stop = stopping.clone();
         let mut server = HttpServer::new(move || {
             let app = App::new()
                 .wrap(actix_web::middleware::from_fn(
@@ -152,6 +157,10 @@ impl Application {
                 app
             }
         })
+        // Our own signal handling (`stop_on_signals`) rather than actix-web's, which treats
+        // Ctrl-C as a forced stop that drops requests in flight.
+        .shutdown_signal(async move { stop.notified().await })
+        .shutdown_timeout(config.shutdown_timeout_secs)
         .listen(listener)?;
         if config.workers > 0 {
             server = server.workers(config.workers);
@@ -161,6 +170,7 @@ impl Application {
             server: server.run(),
             views,
             webhooks,
+            stopping,
         })
     }
 
@@ -169,13 +179,47 @@ impl Application {
         self.port
     }
 
-    /// Serves until the process is told to stop (SIGINT / SIGTERM), drains requests, then writes
-    /// the views still buffered, so a clean stop loses none, and lets the webhook worker record
-    /// the attempts in flight and hand back its claims.
+    /// Makes SIGTERM and SIGINT (Ctrl-C) begin a graceful stop: no new connections are taken,
+    /// requests in flight get `NEWSROOM_SHUTDOWN_TIMEOUT_SECS` to finish, and then
+    /// [`Application::run_until_stopped`] writes the buffers. The handlers are in place when
+    /// this returns.
+    pub fn stop_on_signals(&self) -> std::io::Result<()> {
+        let stopping = self.stopping.clone();
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate())?;
+            let mut interrupt = signal(SignalKind::interrupt())?;
+            tokio::spawn(async move {
+                let name = tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = interrupt.recv() => "SIGINT",
+                };
+                tracing::info!(signal = name, "stopping: finishing the requests in flight");
+                stopping.notify_one();
+            });
+        }
+        #[cfg(not(unix))]
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tracing::info!("stopping: finishing the requests in flight");
+                stopping.notify_one();
+            }
+        });
+        Ok(())
+    }
+
+    /// Serves until told to stop (a signal, see [`Application::stop_on_signals`], or the
+    /// [`ServerHandle`]), drains requests, then writes the views still buffered, so a clean stop
+    /// loses none, and lets the webhook worker record the attempts in flight and hand back its
+    /// claims.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
-        self.views.shutdown().await;
-        self.webhooks.shutdown().await;
+        tracing::info!(
+            buffered_views = self.views.buffered(),
+            "requests drained: writing buffered views and webhook state"
+        );
+        tokio::join!(self.views.shutdown(), self.webhooks.shutdown());
         served
     }
 
@@ -230,7 +274,11 @@ async fn worker_pool(
     if url.starts_with("sqlite:") && newsroom_domain::db::sqlite_file(url).is_none() {
         return Ok(shared.clone());
     }
-    Ok(newsroom_domain::db::connect(url, 4).await?)
+    let options = newsroom_domain::db::PoolOptions {
+        max_connections: 4,
+        ..config.pool_options()
+    };
+    Ok(newsroom_domain::db::connect_with(url, options).await?)
 }
 
 fn login_policy(config: &Config) -> LoginPolicy {
@@ -269,7 +317,13 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready" })),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: database unreachable");
-            HttpResponse::ServiceUnavailable().json(json!({ "status": "database unreachable" }))
+            HttpResponse::ServiceUnavailable()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((
+                    header::RETRY_AFTER,
+                    crate::ops::RETRY_AFTER_SECS.to_string(),
+                ))
+                .json(json!({ "status": "database unreachable" }))
         }
     }
 }

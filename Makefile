@@ -9,7 +9,7 @@ PORTAL_PORT      ?= 4173
 # playwright-core drives Debian's Chromium; nothing may download a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = 1
 
-.PHONY: run build test test-postgres lint fmt schema openapi bench portal test-portal graphiql-assets
+.PHONY: run build test test-postgres fuzz lint fmt schema openapi bench portal test-portal graphiql-assets
 
 run: ## Start the API on SQLite (./data/newsroom.db) with the demo content
 	$(BIN) serve --demo
@@ -23,6 +23,12 @@ test: ## Every test on SQLite; on PostgreSQL too when TEST_POSTGRES_URL is set
 test-postgres: ## Every test on both backends against the local PostgreSQL, with Redis
 	TEST_POSTGRES_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres} \
 	TEST_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379} $(MAKE) test
+
+# Cases per property for `make fuzz`; `make test` runs proptest's default (256).
+FUZZ_CASES ?= 20000
+
+fuzz: ## The property tests (cursors, IDs, parameters, GraphQL requests, the sanitizer) with FUZZ_CASES cases each
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test --workspace --lib --tests --no-fail-fast fuzz_
 
 lint: ## Formatting and clippy, as CI runs them
 	$(CARGO) fmt --all --check

@@ -221,6 +221,7 @@ async fn ranking(backend: Backend) -> anyhow::Result<()> {
             ranking_refresh: Duration::from_secs(3600),
             redis_url: None,
             redis_prefix: "bench".into(),
+            max_buffered: 100_000,
         },
     )
     .await?;

@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod corpus;
+pub mod proxy;
 
 use std::{
     future::Future,
@@ -273,6 +274,26 @@ impl TestApp {
         demo: bool,
         tweak: impl FnOnce(&mut Config),
     ) -> anyhow::Result<Self> {
+        Self::start(backend, demo, tweak, false).await
+    }
+
+    /// Like [`TestApp::spawn_with`] with the demo content, the server stopping gracefully on
+    /// SIGTERM and SIGINT as `newsroom serve` does. Signals reach every server of the test
+    /// process: a test using this belongs in a test binary of its own, with no other server
+    /// running at the same time.
+    pub async fn spawn_stopping_on_signals(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Self> {
+        Self::start(backend, true, tweak, true).await
+    }
+
+    async fn start(
+        backend: Backend,
+        demo: bool,
+        tweak: impl FnOnce(&mut Config),
+        signals: bool,
+    ) -> anyhow::Result<Self> {
         let (test_db, setup) = TestDb::create(backend).await?;
         if demo {
             let txn = setup.begin().await?;
@@ -287,6 +308,7 @@ impl TestApp {
             setup,
             config,
             ManualClock::new(test_now()),
+            signals,
         )
         .await
     }
@@ -300,6 +322,7 @@ impl TestApp {
             setup,
             self.config.clone(),
             self.clock.clone(),
+            false,
         )
         .await
     }
@@ -313,16 +336,23 @@ impl TestApp {
         );
         self.stop().await?;
         let setup = db::connect(&test_db.url, 4).await?;
-        Self::serve(test_db, setup, config, clock).await
+        Self::serve(test_db, setup, config, clock, false).await
     }
 
+    /// Starts the server over `config.database_url` (the test database, unless the test routed
+    /// it elsewhere, such as through a [`proxy::FaultProxy`]), with the configured timeouts.
     async fn serve(
         test_db: Arc<TestDb>,
         setup: DatabaseConnection,
         config: Config,
         clock: ManualClock,
+        signals: bool,
     ) -> anyhow::Result<Self> {
-        let mut server_db = db::connect(&test_db.url, 8).await?;
+        let pool = db::PoolOptions {
+            max_connections: 8,
+            ..config.pool_options()
+        };
+        let mut server_db = db::connect_with(&config.database_url, pool).await?;
         let statements = Arc::new(AtomicUsize::new(0));
         let counter = statements.clone();
         server_db.set_metric_callback(move |_| {
@@ -338,6 +368,9 @@ impl TestApp {
         )
         .await?;
         let address = format!("http://127.0.0.1:{}", app.port());
+        if signals {
+            app.stop_on_signals()?;
+        }
         let handle = app.handle();
         let views = app.views();
         let running = tokio::spawn(app.run_until_stopped());
@@ -502,6 +535,11 @@ impl TestApp {
     /// database stays until the `TestApp` is dropped, so what the server left can be checked.
     pub async fn stop(&mut self) -> anyhow::Result<()> {
         self.handle.stop(true).await;
+        self.stopped().await
+    }
+
+    /// Waits until the server has stopped by itself (after a signal) and written its buffers.
+    pub async fn stopped(&mut self) -> anyhow::Result<()> {
         (&mut self.running).await??;
         Ok(())
     }

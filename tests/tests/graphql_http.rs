@@ -248,7 +248,7 @@ async fn requests_that_are_not_graphql_get_a_clear_4xx(backend: Backend) -> anyh
         );
     }
     // GET runs queries only: a mutation is 405 with `Allow: POST`, even as one of several
-    // operations; other methods are 405 with `Allow: GET, POST`.
+    // operations; other methods are 405 with `Allow: GET, HEAD, POST`.
     for (query, name) in [
         (
             "mutation { login(username: \"a\", password: \"b\") { token } }",
@@ -292,7 +292,21 @@ async fn requests_that_are_not_graphql_get_a_clear_4xx(backend: Backend) -> anyh
     assert_eq!(put.status(), 405);
     assert_eq!(
         put.headers().get("allow").and_then(|v| v.to_str().ok()),
-        Some("GET, POST")
+        Some("GET, HEAD, POST")
+    );
+    // Every method the Allow header lists is answered (HEAD as GET, with no body).
+    let head = app
+        .client
+        .head(&url)
+        .query(&[("query", "{ site { name } }")])
+        .send()
+        .await?;
+    assert_eq!(head.status(), 200);
+    let delete = app.client.delete(&url).send().await?;
+    assert_eq!(delete.status(), 405);
+    assert_eq!(
+        delete.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET, HEAD, POST")
     );
     // Unreadable query strings are 400, not 500.
     let bad = app.client.get(format!("{url}?query=%FF%FE")).send().await?;

@@ -13,7 +13,10 @@ use std::collections::HashMap;
 
 use reqwest::{Method, StatusCode, header::HeaderMap};
 
-on_both_backends!(metrics_count_requests_by_route_pattern_and_status);
+on_both_backends!(
+    metrics_count_requests_by_route_pattern_and_status,
+    metrics_count_graphql_operations_by_name_and_outcome,
+);
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
@@ -461,6 +464,10 @@ async fn metrics_count_requests_by_route_pattern_and_status(
         .ok_or_else(|| anyhow::anyhow!("no pool gauge"))?;
     assert!(open >= 1.0, "{open}");
     assert!(gauge(&after, "newsroom_db_pool_connections_idle").is_some());
+    assert!(gauge(&after, "newsroom_db_pool_connections_in_use").is_some());
+    // The test server's pool holds at most 8.
+    assert_eq!(gauge(&after, "newsroom_db_pool_connections_max"), Some(8.0));
+    assert_eq!(gauge(&after, "newsroom_views_dropped_total"), Some(0.0));
     assert_eq!(gauge(&after, "newsroom_views_buffered"), Some(0.0));
 
     let published = article::Entity::find()
@@ -484,5 +491,101 @@ async fn metrics_count_requests_by_route_pattern_and_status(
         requests(&last, "POST", "/api/v1/articles/{id}/views", "204"),
         1.0
     );
+    Ok(())
+}
+
+/// The `newsroom_graphql_operations_total` sample for these labels (0 when absent).
+fn operations(scrape: &[Sample], operation: &str, outcome: &str) -> f64 {
+    scrape
+        .iter()
+        .filter(|s| s.metric == "newsroom_graphql_operations_total")
+        .filter(|s| s.label("operation") == Some(operation) && s.label("outcome") == Some(outcome))
+        .map(|s| s.value)
+        .sum()
+}
+
+async fn metrics_count_graphql_operations_by_name_and_outcome(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::spawn(backend, true).await?;
+    let url = format!("{}/graphql", app.address);
+    for _ in 0..2 {
+        app.data("query HomePage { site { name } }", serde_json::json!({}))
+            .await?;
+    }
+    // The operation picked by `operationName` is the one counted.
+    app.client
+        .get(&url)
+        .query(&[
+            (
+                "query",
+                "query A { site { name } } query B { channels { slug } }",
+            ),
+            ("operationName", "B"),
+        ])
+        .send()
+        .await?;
+    app.data("{ site { name } }", serde_json::json!({})).await?;
+    let (_, bad) = app
+        .post_graphql(
+            None,
+            "query Search { search(query: \"\") { totalCount } }",
+            serde_json::json!({}),
+        )
+        .await?;
+    assert_eq!(
+        bad["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{bad}"
+    );
+    let (status, _) = app
+        .post_graphql(None, "query Broken { site { ", serde_json::json!({}))
+        .await?;
+    assert_eq!(status, 200);
+    let refused = app
+        .client
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body("{ site { name } }")
+        .send()
+        .await?;
+    assert_eq!(refused.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let scrape1 = scrape(&app).await?;
+    assert_eq!(operations(&scrape1, "HomePage", "ok"), 2.0);
+    assert_eq!(operations(&scrape1, "B", "ok"), 1.0);
+    assert_eq!(operations(&scrape1, "A", "ok"), 0.0);
+    assert_eq!(operations(&scrape1, "Search", "BAD_USER_INPUT"), 1.0);
+    // Unnamed, unparsable and unreadable operations share one label.
+    assert_eq!(operations(&scrape1, "anonymous", "ok"), 1.0);
+    assert_eq!(operations(&scrape1, "anonymous", "BAD_USER_INPUT"), 2.0);
+    let latency = scrape1
+        .iter()
+        .find(|s| {
+            s.metric == "newsroom_graphql_operation_duration_seconds_count"
+                && s.label("operation") == Some("HomePage")
+        })
+        .ok_or_else(|| anyhow::anyhow!("no latency histogram for HomePage"))?;
+    assert_eq!(latency.value, 2.0);
+
+    // Clients inventing names cannot add series without bound: past the first names (HomePage,
+    // B, Search, and as many new ones as fit), every name counts as `other`.
+    let cap = newsroom_gateway::ops::MAX_OPERATION_NAMES;
+    for i in 0..cap {
+        app.data(
+            &format!("query Invented{i} {{ __typename }}"),
+            serde_json::json!({}),
+        )
+        .await?;
+    }
+    let scrape2 = scrape(&app).await?;
+    let names: std::collections::HashSet<&str> = scrape2
+        .iter()
+        .filter(|s| s.metric == "newsroom_graphql_operations_total")
+        .filter_map(|s| s.label("operation"))
+        .filter(|n| !["anonymous", "other"].contains(n))
+        .collect();
+    assert_eq!(names.len(), cap, "{names:?}");
+    assert_eq!(operations(&scrape2, "other", "ok"), 3.0);
+    assert!(names.contains("HomePage") && !names.contains(format!("Invented{}", cap - 1).as_str()));
     Ok(())
 }

@@ -3,9 +3,13 @@
 use std::time::Duration;
 
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
-    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+    ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
+    SqliteTransactionMode, SqlxError, SqlxPostgresError, SqlxSqliteError, TransactionOptions,
+    TransactionTrait,
+    sqlx::{
+        error::DatabaseError,
+        sqlite::{SqliteJournalMode, SqliteSynchronous},
+    },
 };
 
 /// Which database a URL points at.
@@ -37,10 +41,49 @@ pub fn sqlite_file(url: &str) -> Option<&str> {
     (!path.is_empty() && !path.starts_with(":memory:")).then_some(path)
 }
 
+/// How a pool waits for the database. The defaults are what the server runs with unless
+/// configured otherwise (`NEWSROOM_DB_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// The most connections the pool opens.
+    pub max_connections: u32,
+    /// How long a query waits for a connection, opening one included, before it fails. When the
+    /// database is down this is how long a request takes to fail, so it is short.
+    pub acquire_timeout: Duration,
+    /// SQLite only: how long a write waits for another writer's lock before it fails.
+    pub busy_timeout: Duration,
+}
+
+impl PoolOptions {
+    /// The defaults with `max_connections` connections.
+    pub fn with_max(max_connections: u32) -> Self {
+        PoolOptions {
+            max_connections,
+            ..PoolOptions::default()
+        }
+    }
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(3),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Opens a pool of `max_connections` on `url` with the default timeouts; see [`connect_with`].
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, PoolOptions::with_max(max_connections)).await
+}
+
 /// Opens a pool on `url`. For a SQLite file the folder is created first, and every connection
 /// uses WAL (readers never wait for the writer), a busy timeout instead of immediate lock errors,
-/// and enforced foreign keys.
-pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+/// and enforced foreign keys. Each connection is tested before it is handed out, so connections
+/// the database dropped during an outage are replaced, not used, once it is back.
+pub async fn connect_with(url: &str, pool: PoolOptions) -> Result<DatabaseConnection, DbErr> {
     let backend = Backend::of_url(url)
         .ok_or_else(|| DbErr::Custom("DATABASE_URL must start with sqlite: or postgres:".into()))?;
     if let Some(path) = sqlite_file(url)
@@ -53,20 +96,66 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     }
     let mut options = ConnectOptions::new(url);
     options
-        .max_connections(max_connections)
+        .max_connections(pool.max_connections)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5))
+        .connect_timeout(pool.acquire_timeout)
+        .acquire_timeout(pool.acquire_timeout)
+        .test_before_acquire(true)
         .sqlx_logging(false);
     if backend == Backend::Sqlite {
-        options.map_sqlx_sqlite_opts(|o| {
+        let busy = pool.busy_timeout;
+        options.map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(5))
+                .busy_timeout(busy)
                 .foreign_keys(true)
         });
     }
     Database::connect(options).await
+}
+
+/// Whether `err` means the database could not be reached or is refusing work for now (no
+/// connection within the acquire timeout, a connection lost, the server shutting down or out of
+/// connections, SQLite's lock held past the busy timeout), as opposed to a fault of the statement
+/// or the data. Such an error is worth retrying later; the gateway answers it with a 503.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    match err {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => sqlx_unavailable(e),
+        _ => false,
+    }
+}
+
+fn sqlx_unavailable(err: &SqlxError) -> bool {
+    match err {
+        SqlxError::Io(_)
+        | SqlxError::Tls(_)
+        | SqlxError::Protocol(_)
+        | SqlxError::PoolTimedOut
+        | SqlxError::PoolClosed
+        | SqlxError::WorkerCrashed => true,
+        SqlxError::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<SqlxPostgresError>() {
+                // Class 08: connection exceptions; 57P01-57P03: the server is shutting down,
+                // crashed or starting; 53300: too many connections.
+                let code = pg.code();
+                code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+            } else if let Some(code) = db
+                .try_downcast_ref::<SqlxSqliteError>()
+                .and_then(|e| e.code())
+            {
+                // The primary result code (the low byte of the extended one): SQLITE_BUSY (5),
+                // SQLITE_LOCKED (6), SQLITE_IOERR (10), SQLITE_CANTOPEN (14).
+                code.parse::<i32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 14))
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
 }
 
 /// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`
@@ -131,5 +220,60 @@ mod tests {
         );
         assert_eq!(sqlite_file("sqlite:/tmp/x.db"), Some("/tmp/x.db"));
         assert_eq!(sqlite_file("sqlite::memory:"), None);
+    }
+
+    #[test]
+    fn lost_connections_and_timeouts_are_unavailability() {
+        use std::sync::Arc;
+        assert!(is_unavailable(&DbErr::ConnectionAcquire(
+            sea_orm::ConnAcquireErr::Timeout
+        )));
+        let reset = SqlxError::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert!(is_unavailable(&DbErr::Query(RuntimeErr::SqlxError(
+            Arc::new(reset)
+        ))));
+        assert!(is_unavailable(&DbErr::Conn(RuntimeErr::SqlxError(
+            Arc::new(SqlxError::PoolTimedOut)
+        ))));
+        assert!(!is_unavailable(&DbErr::Query(RuntimeErr::SqlxError(
+            Arc::new(SqlxError::RowNotFound)
+        ))));
+        assert!(!is_unavailable(&DbErr::Custom("bad data".into())));
+        assert!(!is_unavailable(&DbErr::RecordNotFound("x".into())));
+    }
+
+    #[tokio::test]
+    async fn a_held_sqlite_write_lock_is_unavailability_and_bad_sql_is_not() {
+        use sea_orm::ConnectionTrait;
+        let dir = std::env::temp_dir().join(format!("newsroom-db-{}", uuid::Uuid::new_v4()));
+        let url = format!("sqlite://{}?mode=rwc", dir.join("t.db").display());
+        let options = PoolOptions {
+            max_connections: 1,
+            acquire_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_millis(20),
+        };
+        let holder = connect_with(&url, options).await.unwrap();
+        let waiter = connect_with(&url, options).await.unwrap();
+        holder
+            .execute_unprepared("CREATE TABLE t (x INTEGER)")
+            .await
+            .unwrap();
+        let lock = begin_write(&holder).await.unwrap();
+        let err = waiter
+            .execute_unprepared("INSERT INTO t (x) VALUES (1)")
+            .await
+            .unwrap_err();
+        assert!(is_unavailable(&err), "{err}");
+        lock.rollback().await.unwrap();
+        waiter
+            .execute_unprepared("INSERT INTO t (x) VALUES (1)")
+            .await
+            .unwrap();
+        let err = waiter
+            .execute_unprepared("INSERT INTO no_such_table (x) VALUES (1)")
+            .await
+            .unwrap_err();
+        assert!(!is_unavailable(&err), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

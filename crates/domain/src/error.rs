@@ -53,6 +53,12 @@ impl Error {
         }
     }
 
+    /// Whether this is the database being unreachable or refusing work for now (see
+    /// [`crate::db::is_unavailable`]): the request may succeed if tried again later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Error::Database(e) if crate::db::is_unavailable(e))
+    }
+
     /// A validation error naming `field`.
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Validation {

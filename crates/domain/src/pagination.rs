@@ -231,7 +231,8 @@ pub async fn newest_first<E: EntityTrait, C: ConnectionTrait>(
 pub trait Cursor: Sized {
     /// The cursor as a client sees it.
     fn encode(&self) -> String;
-    /// The cursor back from a client; `None` when it is not one of ours.
+    /// The cursor back from a client; `None` when it is not one of ours: exactly as
+    /// [`Cursor::encode`] wrote it (`t:+5:07` names the same row as `t:5:7` but was never issued).
     fn decode(raw: &str) -> Option<Self>;
 }
 
@@ -271,6 +272,7 @@ impl Cursor for TimeCursor {
             at,
             id: id.parse().ok()?,
         })
+        .filter(|cursor| cursor.encode() == raw)
     }
 }
 
@@ -325,9 +327,14 @@ mod tests {
             "dDoxOjI6Mw",
             &"A".repeat(1000),
             "dDrpnZ7vvJo6MQ",
+            // Found by `fuzz_cursor_decoding_accepts_only_issued_cursors`: `t:0:00` and
+            // `t:+0:0` are spellings of `t:0:0` the API never issues.
+            "dDowOjAw",
+            "dDorMDow",
         ] {
             assert_eq!(TimeCursor::decode(raw), None, "{raw}");
         }
+        assert!(TimeCursor::decode("dDowOjA").is_some());
     }
 
     #[test]

@@ -81,6 +81,17 @@ impl Pending {
         }
     }
 
+    /// How many (article, hour) pairs wait: what the buffer's memory grows with.
+    pub fn entries(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether `n` views of `article_id` in `hour` fit in a buffer of at most `max_entries`
+    /// pairs: a pair already waiting always takes more views, a new one only while there is room.
+    pub fn has_room(&self, article_id: i64, hour: i64, max_entries: usize) -> bool {
+        self.0.len() < max_entries || self.0.contains_key(&(article_id, hour))
+    }
+
     /// Whether nothing waits.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -546,6 +557,22 @@ mod tests {
         assert!(!is_bot(Some(
             "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
         )));
+    }
+
+    #[test]
+    fn a_full_buffer_takes_views_only_for_pairs_it_holds() {
+        let mut pending = Pending::default();
+        pending.add(1, 10, 3);
+        pending.add(2, 10, 1);
+        assert_eq!(pending.entries(), 2);
+        assert!(pending.has_room(1, 10, 2));
+        assert!(!pending.has_room(1, 11, 2));
+        assert!(pending.has_room(1, 11, 3));
+        let mut back = Pending::default();
+        back.add(1, 10, 2);
+        pending.merge(back);
+        assert_eq!(pending.views(), 6);
+        assert_eq!(pending.entries(), 2);
     }
 
     #[test]

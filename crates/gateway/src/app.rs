@@ -65,6 +65,8 @@ pub struct Application {
     views: Arc<ViewService>,
     webhooks: Arc<WebhookWorker>,
     publications: Arc<PublicationHub>,
+    /// Told once to begin a graceful stop (see [`Application::stop_on_signals`]).
+    stopping: Arc<tokio::sync::Notify>,
 }
 
 impl Application {
@@ -92,6 +94,7 @@ impl Application {
                 ranking_refresh: std::time::Duration::from_secs(config.ranking_refresh_secs),
                 redis_url: config.redis_url.clone(),
                 redis_prefix: config.redis_prefix.clone(),
+                max_buffered: config.view_buffer_max,
             },
         )
         .await
@@ -149,6 +152,9 @@ impl Application {
         let metrics = web::Data::from(crate::ops::Metrics::new()?);
         let ops_config = config.clone();
         let openapi = web::Data::new(rest::openapi::Document(rest::openapi::json()));
+        let stopping = Arc::new(tokio::sync::Notify::new());
+        let stop = stopping.clone();
+        let closing = publications.clone();
         let mut server = HttpServer::new(move || {
             let app = App::new()
                 .wrap(actix_web::middleware::from_fn(
@@ -176,7 +182,16 @@ impl Application {
                 app
             }
         })
-        .shutdown_signal(stop_signal(publications.clone()))
+        // Our own signal handling (`stop_on_signals`) rather than actix-web's, which treats
+        // Ctrl-C as a forced stop that drops requests in flight. Subscription connections are
+        // told to close first: a WebSocket never ends by itself, and a graceful stop waits for
+        // every request.
+        .shutdown_signal(async move {
+            stop.notified().await;
+            tracing::info!("stopping: closing subscription connections, then draining requests");
+            closing.close_all();
+        })
+        .shutdown_timeout(config.shutdown_timeout_secs)
         .listen(listener)?;
         if config.workers > 0 {
             server = server.workers(config.workers);
@@ -187,6 +202,7 @@ impl Application {
             views,
             webhooks,
             publications,
+            stopping,
         })
     }
 
@@ -195,14 +211,48 @@ impl Application {
         self.port
     }
 
-    /// Serves until the process is told to stop (SIGINT / SIGTERM), drains requests, then writes
-    /// the views still buffered, so a clean stop loses none, and lets the webhook worker record
-    /// the attempts in flight and hand back its claims.
+    /// Makes SIGTERM and SIGINT (Ctrl-C) begin a graceful stop: no new connections are taken,
+    /// requests in flight get `NEWSROOM_SHUTDOWN_TIMEOUT_SECS` to finish, and then
+    /// [`Application::run_until_stopped`] writes the buffers. The handlers are in place when
+    /// this returns.
+    pub fn stop_on_signals(&self) -> std::io::Result<()> {
+        let stopping = self.stopping.clone();
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate())?;
+            let mut interrupt = signal(SignalKind::interrupt())?;
+            tokio::spawn(async move {
+                let name = tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = interrupt.recv() => "SIGINT",
+                };
+                tracing::info!(signal = name, "stopping: finishing the requests in flight");
+                stopping.notify_one();
+            });
+        }
+        #[cfg(not(unix))]
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tracing::info!("stopping: finishing the requests in flight");
+                stopping.notify_one();
+            }
+        });
+        Ok(())
+    }
+
+    /// Serves until told to stop (a signal, see [`Application::stop_on_signals`], or the
+    /// [`ServerHandle`]), drains requests, then writes the views still buffered, so a clean stop
+    /// loses none, and lets the webhook worker record the attempts in flight and hand back its
+    /// claims.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.publications.shutdown().await;
-        self.views.shutdown().await;
-        self.webhooks.shutdown().await;
+        tracing::info!(
+            buffered_views = self.views.buffered(),
+            "requests drained: writing buffered views and webhook state"
+        );
+        tokio::join!(self.views.shutdown(), self.webhooks.shutdown());
         served
     }
 
@@ -217,33 +267,6 @@ impl Application {
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
-}
-
-/// Resolves on SIGTERM or SIGINT (Ctrl-C), after telling subscription connections to close: a
-/// WebSocket is a request that never ends by itself, and a graceful stop waits for every request.
-/// Both signals drain (actix-web's own handling would stop at once on SIGINT).
-async fn stop_signal(publications: Arc<PublicationHub>) {
-    let interrupted = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminated) => {
-                tokio::select! {
-                    _ = interrupted => {}
-                    _ = terminated.recv() => {}
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server gracefully");
-                let _ = interrupted.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupted.await;
-    tracing::info!("stopping: closing subscription connections, then draining requests");
-    publications.close_all();
 }
 
 /// Answers `HEAD` wherever `GET` is served (RFC 9110, 9.3.2): the request is routed and answered
@@ -291,7 +314,11 @@ async fn worker_pool(
     if url.starts_with("sqlite:") && newsroom_domain::db::sqlite_file(url).is_none() {
         return Ok(shared.clone());
     }
-    Ok(newsroom_domain::db::connect(url, 4).await?)
+    let options = newsroom_domain::db::PoolOptions {
+        max_connections: 4,
+        ..config.pool_options()
+    };
+    Ok(newsroom_domain::db::connect_with(url, options).await?)
 }
 
 fn login_policy(config: &Config) -> LoginPolicy {
@@ -330,7 +357,13 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready" })),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: database unreachable");
-            HttpResponse::ServiceUnavailable().json(json!({ "status": "database unreachable" }))
+            HttpResponse::ServiceUnavailable()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((
+                    header::RETRY_AFTER,
+                    crate::ops::RETRY_AFTER_SECS.to_string(),
+                ))
+                .json(json!({ "status": "database unreachable" }))
         }
     }
 }

@@ -239,7 +239,7 @@ async fn operations(db: &DatabaseConnection, command: OperationsCommand) -> anyh
 }
 
 async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
-    db::connect(&config.database_url, config.db_max_connections)
+    db::connect_with(&config.database_url, config.pool_options())
         .await
         .with_context(|| {
             format!(
@@ -352,6 +352,8 @@ async fn serve(config: Config, load_demo: bool) -> anyhow::Result<()> {
     let base = format!("http://{}:{}", config.bind.ip(), app.port());
     tracing::info!("serving GraphQL at {base}/graphql");
     println!("Newsroom is up. GraphQL endpoint: {base}/graphql  query console: {base}/");
+    app.stop_on_signals()
+        .context("listening for SIGTERM and SIGINT")?;
     app.run_until_stopped().await?;
     tracing::info!("stopped");
     Ok(())

@@ -52,6 +52,13 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// `NEWSROOM_DB_MAX_CONNECTIONS`: the size of the database pool.
     pub db_max_connections: u32,
+    /// `NEWSROOM_DB_ACQUIRE_TIMEOUT_MS`: how long a request waits for a database connection
+    /// (opening one included) before it fails with a 503. When the database is down, this is how
+    /// long a request takes to fail.
+    pub db_acquire_timeout_ms: u64,
+    /// `NEWSROOM_DB_BUSY_TIMEOUT_MS`: SQLite only; how long a write waits for another writer's
+    /// lock before it fails with a 503.
+    pub db_busy_timeout_ms: u64,
     /// `NEWSROOM_WORKERS`: HTTP worker threads; 0 means one per core.
     pub workers: usize,
     /// `NEWSROOM_MAX_BODY_BYTES`: the largest request body accepted.
@@ -83,6 +90,12 @@ pub struct Config {
     pub view_window_secs: u64,
     /// `NEWSROOM_VIEW_FLUSH_MS`: how often buffered views are written.
     pub view_flush_ms: u64,
+    /// `NEWSROOM_VIEW_BUFFER_MAX`: the most (article, hour) pairs of views kept in memory while
+    /// they cannot be written; past that, views of new pairs are refused with a 503.
+    pub view_buffer_max: usize,
+    /// `NEWSROOM_SHUTDOWN_TIMEOUT_SECS`: on SIGTERM or Ctrl-C, how long requests in flight may
+    /// take to finish before they are cut off (the view buffer is written after that).
+    pub shutdown_timeout_secs: u64,
     /// `NEWSROOM_RANKING_REFRESH_SECS`: how long a computed ranking is served.
     pub ranking_refresh_secs: u64,
     /// `NEWSROOM_REDIS_PREFIX`: prefix of every Redis key this deployment writes.
@@ -193,6 +206,8 @@ impl Default for Config {
             env: Environment::Development,
             redis_url: None,
             db_max_connections: 16,
+            db_acquire_timeout_ms: 3_000,
+            db_busy_timeout_ms: 5_000,
             workers: 0,
             max_body_bytes: 256 * 1024,
             jwt_algorithm: JwtAlgorithm::HS256,
@@ -208,6 +223,8 @@ impl Default for Config {
             login_failure_delay_ms: 300,
             view_window_secs: 1800,
             view_flush_ms: 2000,
+            view_buffer_max: 100_000,
+            shutdown_timeout_secs: 30,
             ranking_refresh_secs: 5,
             redis_prefix: "newsroom".into(),
             partner_rate_limit: 600,
@@ -250,6 +267,15 @@ impl Config {
     pub fn graphiql(&self) -> bool {
         self.graphiql
             .unwrap_or(self.env == Environment::Development)
+    }
+
+    /// How the database pool waits: its size and timeouts, as configured.
+    pub fn pool_options(&self) -> newsroom_domain::db::PoolOptions {
+        newsroom_domain::db::PoolOptions {
+            max_connections: self.db_max_connections,
+            acquire_timeout: std::time::Duration::from_millis(self.db_acquire_timeout_ms),
+            busy_timeout: std::time::Duration::from_millis(self.db_busy_timeout_ms),
+        }
     }
 
     /// How log lines are written: as configured, else JSON in production and text in development.
@@ -313,6 +339,18 @@ impl Config {
         }
         if self.db_max_connections == 0 {
             return invalid("NEWSROOM_DB_MAX_CONNECTIONS must be at least 1");
+        }
+        if !(10..=600_000).contains(&self.db_acquire_timeout_ms) {
+            return invalid("NEWSROOM_DB_ACQUIRE_TIMEOUT_MS must be between 10 and 600000");
+        }
+        if self.db_busy_timeout_ms > 600_000 {
+            return invalid("NEWSROOM_DB_BUSY_TIMEOUT_MS must be at most 600000");
+        }
+        if self.view_buffer_max == 0 {
+            return invalid("NEWSROOM_VIEW_BUFFER_MAX must be at least 1");
+        }
+        if self.shutdown_timeout_secs > 3600 {
+            return invalid("NEWSROOM_SHUTDOWN_TIMEOUT_SECS must be at most 3600");
         }
         if self.max_body_bytes < 1024 {
             return invalid("NEWSROOM_MAX_BODY_BYTES must be at least 1024");
@@ -540,6 +578,20 @@ mod tests {
                     ..Config::default()
                 },
                 "NEWSROOM_GRAPHQL_WS_POLL_MS",
+            ),
+            (
+                Config {
+                    db_acquire_timeout_ms: 0,
+                    ..Config::default()
+                },
+                "NEWSROOM_DB_ACQUIRE_TIMEOUT_MS",
+            ),
+            (
+                Config {
+                    view_buffer_max: 0,
+                    ..Config::default()
+                },
+                "NEWSROOM_VIEW_BUFFER_MAX",
             ),
         ] {
             let err = config.validate().unwrap_err().to_string();

@@ -14,7 +14,6 @@ use newsroom_domain::{
     feeds::{self, Scope},
     site::SiteSettings,
 };
-use serde::Deserialize;
 
 use crate::{
     app::AppState,
@@ -57,19 +56,32 @@ impl Format {
     }
 }
 
-/// Query parameters of every feed.
-#[derive(Debug, Deserialize)]
-struct FeedQuery {
-    limit: Option<String>,
+/// The `limit` parameter of a feed: how many items, given at most once. Other parameters (the
+/// `utm_source` a feed reader adds, ...) are ignored, as feed URLs get passed around with them.
+fn limit(query: &str) -> Result<u64, ApiError> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
+        .map_err(|_| ApiError::bad_parameter("?", "the query string is not URL-encoded"))?;
+    let mut given = pairs.iter().filter(|(name, _)| name == "limit");
+    let raw = given.next().map(|(_, value)| value.as_str());
+    if given.next().is_some() {
+        return Err(ApiError::bad_parameter("limit", "is given more than once"));
+    }
+    match raw.map(str::parse::<u64>) {
+        None => Ok(feeds::DEFAULT_ITEMS),
+        Some(Ok(n)) if (1..=feeds::MAX_ITEMS).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::bad_parameter(
+            "limit",
+            format!("must be a whole number from 1 to {}", feeds::MAX_ITEMS),
+        )),
+    }
 }
 
 async fn site_feed(
     state: web::Data<AppState>,
     http: HttpRequest,
     file: web::Path<String>,
-    query: web::Query<FeedQuery>,
 ) -> HttpResponse {
-    serve(&state, &http, Scope::Site, &file, &query).await
+    serve(&state, &http, Scope::Site, &file).await
 }
 
 /// `/feeds/channels/{slug}/{file}` and `/feeds/tags/{slug}/{file}`.
@@ -77,7 +89,6 @@ async fn scoped_feed(
     state: web::Data<AppState>,
     http: HttpRequest,
     path: web::Path<(String, String, String)>,
-    query: web::Query<FeedQuery>,
 ) -> HttpResponse {
     let (kind, slug, file) = path.into_inner();
     let scope = match kind.as_str() {
@@ -85,7 +96,7 @@ async fn scoped_feed(
         "tags" => Scope::Tag(slug),
         _ => return not_found("feeds are site-wide, per channel or per tag"),
     };
-    serve(&state, &http, scope, &file, &query).await
+    serve(&state, &http, scope, &file).await
 }
 
 fn not_found(message: &str) -> HttpResponse {
@@ -112,13 +123,7 @@ async fn settings(state: &AppState, http: &HttpRequest) -> Result<SiteSettings, 
     Ok(site)
 }
 
-async fn serve(
-    state: &AppState,
-    http: &HttpRequest,
-    scope: Scope,
-    file: &str,
-    query: &FeedQuery,
-) -> HttpResponse {
+async fn serve(state: &AppState, http: &HttpRequest, scope: Scope, file: &str) -> HttpResponse {
     let Some(format) = Format::from_file(file) else {
         return not_found("feeds are rss.xml, atom.xml and feed.json");
     };
@@ -126,13 +131,9 @@ async fn serve(
         Ok(caller) => caller,
         Err(response) => return response,
     };
-    let limit = match query.limit.as_deref().map(str::parse::<u64>) {
-        None => feeds::DEFAULT_ITEMS,
-        Some(Ok(n)) if (1..=feeds::MAX_ITEMS).contains(&n) => n,
-        Some(_) => {
-            let message = format!("must be a whole number from 1 to {}", feeds::MAX_ITEMS);
-            return ApiError::bad_parameter("limit", message).error_response();
-        }
+    let limit = match limit(http.query_string()) {
+        Ok(limit) => limit,
+        Err(e) => return e.error_response(),
     };
     let site = match settings(state, http).await {
         Ok(site) => site,

@@ -1,7 +1,11 @@
 //! Operations: security headers, CORS, request ids with logging, Prometheus metrics, and how
 //! logs are written. Each piece is a middleware or a route the application wraps itself in.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
 
 use actix_cors::Cors;
 use actix_web::{
@@ -16,7 +20,8 @@ use actix_web::{
     web,
 };
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 use sea_orm::{DatabaseConnection, DatabaseConnectionType};
 use tracing::Instrument;
@@ -37,6 +42,22 @@ const VISITOR_ID: HeaderName = HeaderName::from_static("x-visitor-id");
 
 /// The longest request id taken from a client.
 const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The `Retry-After` of a `503` sent because the database (or Redis) could not be reached: long
+/// enough for a restarted database to come back, short enough that clients barely notice.
+pub const RETRY_AFTER_SECS: u16 = 5;
+
+/// How many distinct GraphQL operation names `/metrics` reports; later names count as `other`,
+/// so that clients inventing names cannot grow the number of series without bound.
+pub const MAX_OPERATION_NAMES: usize = 200;
+
+/// The longest operation name reported; a longer one counts as `other`.
+const MAX_OPERATION_NAME_LEN: usize = 100;
+
+/// The latency buckets, in seconds, of every histogram.
+const LATENCY_BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// Starts logging to standard error: JSON lines or human-readable text as configured, filtered
 /// by `RUST_LOG` (default `info`).
@@ -178,9 +199,16 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    operations: IntCounterVec,
+    operation_latency: HistogramVec,
+    /// The operation names reported so far, at most [`MAX_OPERATION_NAMES`].
+    operation_names: Mutex<HashSet<String>>,
     views_buffered: IntGauge,
+    views_dropped: IntCounter,
     db_connections: IntGauge,
     db_connections_idle: IntGauge,
+    db_connections_in_use: IntGauge,
+    db_connections_max: IntGauge,
 }
 
 impl Metrics {
@@ -199,14 +227,31 @@ impl Metrics {
                 "http_request_duration_seconds",
                 "Time to produce a response, by route pattern",
             )
-            .buckets(vec![
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-            ]),
+            .buckets(LATENCY_BUCKETS.to_vec()),
             &["method", "route"],
+        )?;
+        let operations = IntCounterVec::new(
+            Opts::new(
+                "graphql_operations_total",
+                "GraphQL operations answered, by operation name (`anonymous` when unnamed, `other` past the first names) and outcome (`ok` or the first error's code)",
+            ),
+            &["operation", "outcome"],
+        )?;
+        let operation_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "graphql_operation_duration_seconds",
+                "Time to answer the request carrying a GraphQL operation, by operation name",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["operation"],
         )?;
         let views_buffered = IntGauge::new(
             "views_buffered",
             "Views counted in memory and not yet written to the database",
+        )?;
+        let views_dropped = IntCounter::new(
+            "views_dropped_total",
+            "Views refused because the buffer was full (the database unwritable for long)",
         )?;
         let db_connections = IntGauge::new(
             "db_pool_connections",
@@ -216,28 +261,84 @@ impl Metrics {
             "db_pool_connections_idle",
             "Open connections in the request database pool not in use",
         )?;
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(latency.clone()))?;
-        registry.register(Box::new(views_buffered.clone()))?;
-        registry.register(Box::new(db_connections.clone()))?;
-        registry.register(Box::new(db_connections_idle.clone()))?;
+        let db_connections_in_use = IntGauge::new(
+            "db_pool_connections_in_use",
+            "Connections of the request database pool serving a query or transaction",
+        )?;
+        let db_connections_max = IntGauge::new(
+            "db_pool_connections_max",
+            "The most connections the request database pool opens",
+        )?;
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(operations.clone()),
+            Box::new(operation_latency.clone()),
+            Box::new(views_buffered.clone()),
+            Box::new(views_dropped.clone()),
+            Box::new(db_connections.clone()),
+            Box::new(db_connections_idle.clone()),
+            Box::new(db_connections_in_use.clone()),
+            Box::new(db_connections_max.clone()),
+        ] {
+            registry.register(collector)?;
+        }
         Ok(Arc::new(Metrics {
             registry,
             requests,
             latency,
+            operations,
+            operation_latency,
+            operation_names: Mutex::new(HashSet::new()),
             views_buffered,
+            views_dropped,
             db_connections,
             db_connections_idle,
+            db_connections_in_use,
+            db_connections_max,
         }))
+    }
+
+    /// Counts a GraphQL operation: `name` as the document named it (`None` when it did not, or
+    /// was refused before it could be read), `outcome` `ok` or an error code, and how long the
+    /// request carrying it took.
+    pub fn observe_operation(&self, name: Option<&str>, outcome: &str, elapsed: Duration) {
+        let label = match name {
+            None => "anonymous",
+            Some(name) => {
+                let mut known = self
+                    .operation_names
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if known.contains(name) {
+                    name
+                } else if known.len() < MAX_OPERATION_NAMES && name.len() <= MAX_OPERATION_NAME_LEN
+                {
+                    known.insert(name.to_owned());
+                    name
+                } else {
+                    "other"
+                }
+            }
+        };
+        self.operations.with_label_values(&[label, outcome]).inc();
+        self.operation_latency
+            .with_label_values(&[label])
+            .observe(elapsed.as_secs_f64());
     }
 
     /// The registry in the Prometheus text format, after reading the gauges.
     fn render(&self, state: &AppState) -> Result<String, prometheus::Error> {
         self.views_buffered.set(state.views.buffered());
-        if let Some((size, idle)) = pool_use(&state.db) {
-            self.db_connections.set(i64::from(size));
-            self.db_connections_idle
-                .set(i64::try_from(idle).unwrap_or(i64::MAX));
+        let dropped = state.views.dropped();
+        self.views_dropped
+            .inc_by(dropped.saturating_sub(self.views_dropped.get()));
+        if let Some(pool) = pool_use(&state.db) {
+            self.db_connections.set(i64::from(pool.size));
+            self.db_connections_idle.set(i64::from(pool.idle));
+            self.db_connections_in_use
+                .set(i64::from(pool.size.saturating_sub(pool.idle)));
+            self.db_connections_max.set(i64::from(pool.max));
         }
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
@@ -245,19 +346,39 @@ impl Metrics {
     }
 }
 
-/// Open and idle connections of the pool, for the pooled drivers.
-fn pool_use(db: &DatabaseConnection) -> Option<(u32, usize)> {
-    match &db.inner {
+/// What a pool holds at one moment.
+struct PoolUse {
+    size: u32,
+    idle: u32,
+    max: u32,
+}
+
+/// Open, idle and the most connections of the pool, for the pooled drivers.
+fn pool_use(db: &DatabaseConnection) -> Option<PoolUse> {
+    let (size, idle, max) = match &db.inner {
         DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
             let pool = db.get_postgres_connection_pool();
-            Some((pool.size(), pool.num_idle()))
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
         }
         DatabaseConnectionType::SqlxSqlitePoolConnection(_) => {
             let pool = db.get_sqlite_connection_pool();
-            Some((pool.size(), pool.num_idle()))
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    Some(PoolUse {
+        size,
+        idle: u32::try_from(idle).unwrap_or(u32::MAX),
+        max,
+    })
 }
 
 /// Counts each request by method, route pattern (never the raw path, so the number of series

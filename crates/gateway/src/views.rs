@@ -7,9 +7,18 @@
 //! else in this process. Counted views wait in a buffer that a background task writes every few
 //! seconds ([`newsroom_domain::views::flush`]) and once more when the server stops; a failed
 //! write puts its views back, so nothing is lost short of the process being killed.
+//!
+//! While the database is unreachable, views keep being counted: an article found visible within
+//! the last hour is taken to be visible still (the lookup that would say otherwise cannot be
+//! made), and the buffer keeps what it cannot write until the database is back. The buffer holds
+//! at most `max_buffered` (article, hour) pairs; past that, views of new pairs are refused with
+//! [`ViewError::Unavailable`] rather than letting an outage grow memory without bound.
 
 use std::{
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -26,6 +35,9 @@ use tokio::{sync::Notify, task::JoinHandle};
 
 /// How many ranked articles each cached ranking keeps; `first` is capped at this.
 pub const RANKING_DEPTH: u64 = 100;
+
+/// How long an article found visible is still taken to be when the database cannot be asked.
+const KNOWN_VISIBLE_FOR: Duration = Duration::from_secs(3600);
 
 /// What happened to a view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +72,8 @@ pub struct ViewSettings {
     pub ranking_refresh: Duration,
     /// `REDIS_URL`, to share de-duplication across processes.
     pub redis_url: Option<String>,
+    /// The most (article, hour) pairs the buffer holds while it cannot be written.
+    pub max_buffered: usize,
     /// Prefix of every Redis key this server writes.
     pub redis_prefix: String,
 }
@@ -124,15 +138,34 @@ impl Dedupe {
 
 type RankingKey = (RankingWindow, Option<String>);
 
+/// Views waiting to be written, and those a flush has taken out and is writing.
+#[derive(Debug, Default)]
+struct Buffer {
+    pending: Pending,
+    flushing_entries: usize,
+    flushing_views: i64,
+}
+
+impl Buffer {
+    fn has_room(&self, article_id: i64, hour: i64, max: usize) -> bool {
+        self.pending
+            .has_room(article_id, hour, max.saturating_sub(self.flushing_entries))
+    }
+}
+
 /// Counts views and serves rankings for one server process.
 pub struct ViewService {
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
     settings: ViewSettings,
     dedupe: Dedupe,
-    pending: Mutex<Pending>,
+    buffer: Mutex<Buffer>,
+    /// Views refused because the buffer was full.
+    dropped: AtomicU64,
     /// Articles recently found visible, so that a burst of views costs one lookup.
     visible: moka::future::Cache<i64, ()>,
+    /// Articles found visible within [`KNOWN_VISIBLE_FOR`], trusted while the database is down.
+    known_visible: moka::future::Cache<i64, ()>,
     rankings: moka::future::Cache<RankingKey, Arc<Vec<Ranked>>>,
     stop: Notify,
     flusher: Mutex<Option<JoinHandle<()>>>,
@@ -172,6 +205,10 @@ impl ViewService {
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(5))
                 .build(),
+            known_visible: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(KNOWN_VISIBLE_FOR)
+                .build(),
             rankings: moka::future::Cache::builder()
                 .max_capacity(1_000)
                 .time_to_live(settings.ranking_refresh)
@@ -180,7 +217,8 @@ impl ViewService {
             clock,
             settings,
             dedupe,
-            pending: Mutex::new(Pending::default()),
+            buffer: Mutex::new(Buffer::default()),
+            dropped: AtomicU64::new(0),
             stop: Notify::new(),
             flusher: Mutex::new(None),
         }))
@@ -194,17 +232,15 @@ impl ViewService {
         user_agent: Option<&str>,
     ) -> Result<ViewOutcome, ViewError> {
         let now = self.clock.now();
-        if self.visible.get(&article_id).await.is_none() {
-            let found = articles::by_id(&self.db, now, Audience::Reader, article_id)
-                .await
-                .map_err(|e| ViewError::Unavailable(e.to_string()))?;
-            if found.is_none() {
-                return Err(ViewError::NotFound);
-            }
-            self.visible.insert(article_id, ()).await;
-        }
+        self.check_visible(article_id, now).await?;
         if views::is_bot(user_agent) {
             return Ok(ViewOutcome::Bot);
+        }
+        let hour = views::hour_of(now);
+        let max = self.settings.max_buffered;
+        // Checked before the visitor is remembered, so a refused view can be sent again.
+        if !self.buffer().has_room(article_id, hour, max) {
+            return Err(self.full());
         }
         let key = views::visitor_key(article_id, visitor);
         if !self
@@ -214,36 +250,85 @@ impl ViewService {
         {
             return Ok(ViewOutcome::Duplicate);
         }
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .add(article_id, views::hour_of(now), 1);
+        let mut buffer = self.buffer();
+        // Another view may have taken the last room meanwhile.
+        if !buffer.has_room(article_id, hour, max) {
+            drop(buffer);
+            return Err(self.full());
+        }
+        buffer.pending.add(article_id, hour, 1);
         Ok(ViewOutcome::Counted)
     }
 
-    /// Views counted but not yet written.
+    /// Fails unless `article_id` is visible to readers. A recent answer is reused; when the
+    /// database cannot be asked, an article seen visible within [`KNOWN_VISIBLE_FOR`] is taken
+    /// to be visible still, so that views keep counting through an outage.
+    async fn check_visible(&self, article_id: i64, now: DateTime<Utc>) -> Result<(), ViewError> {
+        if self.visible.get(&article_id).await.is_some() {
+            return Ok(());
+        }
+        match articles::by_id(&self.db, now, Audience::Reader, article_id).await {
+            Ok(Some(_)) => {
+                self.visible.insert(article_id, ()).await;
+                self.known_visible.insert(article_id, ()).await;
+                Ok(())
+            }
+            Ok(None) => {
+                self.known_visible.invalidate(&article_id).await;
+                Err(ViewError::NotFound)
+            }
+            Err(e) if e.is_unavailable() && self.known_visible.contains_key(&article_id) => {
+                tracing::debug!(error = %e, article_id, "database unavailable: counting a view of an article known to be visible");
+                Ok(())
+            }
+            Err(e) => Err(ViewError::Unavailable(e.to_string())),
+        }
+    }
+
+    fn buffer(&self) -> std::sync::MutexGuard<'_, Buffer> {
+        self.buffer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn full(&self) -> ViewError {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        ViewError::Unavailable(format!(
+            "the view buffer is full ({} article-hours wait to be written)",
+            self.settings.max_buffered
+        ))
+    }
+
+    /// Views counted but not yet written, those being written included.
     pub fn buffered(&self) -> i64 {
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .views()
+        let buffer = self.buffer();
+        buffer.pending.views() + buffer.flushing_views
+    }
+
+    /// Views refused since the start because the buffer was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// Writes the buffer. On failure the views go back into the buffer for the next flush.
     pub async fn flush(&self) -> Result<(), newsroom_domain::Error> {
-        let batch =
-            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        let (batch, entries, views) = {
+            let mut buffer = self.buffer();
+            let batch = std::mem::take(&mut buffer.pending);
+            let (entries, views) = (batch.entries(), batch.views());
+            buffer.flushing_entries += entries;
+            buffer.flushing_views += views;
+            (batch, entries, views)
+        };
         if batch.is_empty() {
             return Ok(());
         }
-        if let Err(e) = views::flush(&self.db, &batch).await {
-            self.pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .merge(batch);
-            return Err(e);
+        let written = views::flush(&self.db, &batch).await;
+        let mut buffer = self.buffer();
+        buffer.flushing_entries -= entries;
+        buffer.flushing_views -= views;
+        if written.is_err() {
+            buffer.pending.merge(batch);
         }
-        Ok(())
+        written
     }
 
     /// Starts the background task that flushes every few seconds, and every ten minutes moves the

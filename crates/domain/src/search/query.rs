@@ -114,6 +114,7 @@ impl Cursor for HitCursor {
             id,
             query,
         })
+        .filter(|cursor| cursor.encode() == raw)
     }
 }
 
@@ -541,6 +542,43 @@ mod tests {
         assert_eq!(HitCursor::decode(&time.encode()), None);
         for raw in ["", "!!", "aDp4", &"A".repeat(300)] {
             assert_eq!(HitCursor::decode(raw), None, "{raw}");
+        }
+    }
+
+    mod fuzz {
+        use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #[test]
+            fn fuzz_hit_cursors_round_trip(
+                score in any::<f64>().prop_filter("finite", |s| s.is_finite()),
+                micros in -62_135_596_800_000_000i64..=253_402_300_799_999_999,
+                id in any::<i64>(),
+                query in "[0-9a-f]{12}",
+            ) {
+                let at = DateTime::from_timestamp_micros(micros).unwrap();
+                let cursor = HitCursor { score, at, id, query };
+                prop_assert_eq!(HitCursor::decode(&cursor.encode()), Some(cursor));
+            }
+
+            /// Decoding never panics and accepts only what [`HitCursor::encode`] writes.
+            #[test]
+            fn fuzz_hit_cursor_decoding_accepts_only_issued_cursors(
+                raw in prop_oneof![
+                    any::<String>(),
+                    ("[0-9a-fA-F]{0,13}", "[0-9a-fA-F]{1,17}", "[-+0]{0,2}[0-9]{1,16}", "[-+0]{0,2}[0-9]{1,5}")
+                        .prop_map(|(q, bits, micros, id)| {
+                            URL_SAFE_NO_PAD.encode(format!("h:{q}:{bits}:{micros}:{id}"))
+                        }),
+                ],
+            ) {
+                if let Some(cursor) = HitCursor::decode(&raw) {
+                    prop_assert_eq!(cursor.encode(), raw);
+                }
+            }
         }
     }
 }

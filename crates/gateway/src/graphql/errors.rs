@@ -23,6 +23,9 @@ pub enum Code {
     RateLimited,
     /// Our fault; the detail is in the server log.
     Internal,
+    /// The database (or Redis) cannot be reached right now; the request may be sent again
+    /// shortly. The HTTP answer is `503` with `Retry-After`.
+    ServiceUnavailable,
     /// An automatic persisted query's hash this server does not know: send the query with it.
     PersistedQueryNotFound,
     /// In allow-list mode, an operation that is not registered.
@@ -40,6 +43,7 @@ impl Code {
             Code::Conflict => "CONFLICT",
             Code::RateLimited => "RATE_LIMITED",
             Code::Internal => "INTERNAL",
+            Code::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Code::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             Code::PersistedQueryNotInList => "PERSISTED_QUERY_NOT_IN_LIST",
         }
@@ -62,6 +66,19 @@ pub fn bad_input(field: &str, message: impl std::fmt::Display) -> async_graphql:
 
 const INTERNAL_MESSAGE: &str = "internal error; it has been logged";
 
+/// What a client reads when the database cannot be reached.
+pub const UNAVAILABLE_MESSAGE: &str =
+    "the database is unavailable right now; try again in a few seconds";
+
+/// Whether `error` carries `code`.
+pub fn has_code(error: &ServerError, code: Code) -> bool {
+    error
+        .extensions
+        .as_ref()
+        .and_then(|ext| ext.get("code"))
+        .is_some_and(|c| *c == async_graphql::Value::from(code.as_str()))
+}
+
 /// Converts a domain error. Database errors are logged with their cause and replaced by a
 /// generic message.
 pub fn from_domain(err: DomainError) -> async_graphql::Error {
@@ -83,6 +100,10 @@ pub fn from_domain_ref(err: &DomainError) -> async_graphql::Error {
                 format!("too many attempts; retry after {retry_after_secs} seconds"),
             )
             .extend_with(move |_, e| e.set("retryAfter", retry_after_secs))
+        }
+        DomainError::Database(cause) if err.is_unavailable() => {
+            tracing::warn!(error = %cause, "database unavailable while resolving a GraphQL field");
+            coded(Code::ServiceUnavailable, UNAVAILABLE_MESSAGE)
         }
         DomainError::Database(cause) => {
             tracing::error!(error = %cause, "database error while resolving a GraphQL field");

@@ -10,14 +10,21 @@
 //! - A GraphQL request error (the document does not parse, does not validate, is over a query
 //!   limit, or its variables do not fit) is `200` under `application/json`, as that media type
 //!   requires, and `400` with no `data` under `application/graphql-response+json`.
-//! - Once execution has begun, the answer is `200`, with field errors beside the data.
+//! - Once execution has begun, the answer is `200`, with field errors beside the data, unless
+//!   the database could not be reached: then it is `503` with `Retry-After`, and the errors say
+//!   `SERVICE_UNAVAILABLE`, so that clients, proxies and load balancers see the outage.
+//!
+//! Every operation is counted in `/metrics` by name and outcome ([`Tally`]).
 //!
 //! Everything before execution (reading, parsing, the limits) is done here, before
 //! authentication or rate counting, so a refused request touches no database.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Instant,
 };
 
 use actix_web::mime;
@@ -40,7 +47,7 @@ use crate::{
     app::{AppState, user_agent},
     auth::{self, Caller},
     graphql::{
-        errors::{Code, ensure_codes},
+        errors::{Code, ensure_codes, has_code},
         limits::{self, QueryLimits, over_limit},
         loaders::RequestContext,
         persisted,
@@ -152,6 +159,15 @@ fn answer(media: Media, status: StatusCode, body: &impl serde::Serialize) -> Htt
     }
 }
 
+/// Marks `response` as a `503` a client may retry after a few seconds.
+fn retry_later(mut response: HttpResponse) -> HttpResponse {
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(crate::ops::RETRY_AFTER_SECS),
+    );
+    response
+}
+
 fn errors_only(errors: &[ServerError]) -> Value {
     json!({ "errors": errors })
 }
@@ -161,9 +177,13 @@ fn refuse(media: Media, refusal: Refusal) -> HttpResponse {
         Refusal::Transport(status, error) => {
             let mut response = answer(media, status, &errors_only(&[error]));
             if status == StatusCode::METHOD_NOT_ALLOWED {
+                // Only POST runs a mutation.
                 response
                     .headers_mut()
                     .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+            }
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                response = retry_later(response);
             }
             response
         }
@@ -186,7 +206,8 @@ fn not_acceptable() -> HttpResponse {
     )
 }
 
-/// Any other method on `/graphql`: `405` with `Allow`.
+/// Any other method on `/graphql`: `405` with `Allow` listing the methods served (`HEAD` is
+/// answered wherever `GET` is, see [`crate::app`]).
 pub async fn other_method(req: HttpRequest) -> HttpResponse {
     let media = negotiate(&req).unwrap_or(Media::Json);
     let mut response = answer(
@@ -199,8 +220,75 @@ pub async fn other_method(req: HttpRequest) -> HttpResponse {
     );
     response
         .headers_mut()
-        .insert(header::ALLOW, header::HeaderValue::from_static("GET, POST"));
+        .insert(header::ALLOW, header::HeaderValue::from_static(ALLOWED));
     response
+}
+
+/// The methods `/graphql` answers.
+const ALLOWED: &str = "GET, HEAD, POST";
+
+/// The operations one request carried and how each ended, counted in `/metrics` by operation
+/// name and outcome (`ok`, or the first error's code) once the request is answered. The
+/// latency observed is the whole request's.
+#[derive(Debug)]
+struct Tally {
+    started: Instant,
+    operations: Vec<(Option<String>, &'static str)>,
+}
+
+impl Tally {
+    fn new() -> Self {
+        Tally {
+            started: Instant::now(),
+            operations: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, name: Option<String>, outcome: &'static str) {
+        self.operations.push((name, outcome));
+    }
+
+    fn refused(&mut self, name: Option<String>, refusal: &Refusal) {
+        let (Refusal::Transport(_, error) | Refusal::Request(error)) = refusal;
+        self.add(name, outcome(std::slice::from_ref(error)));
+    }
+
+    fn record(self, req: &HttpRequest) {
+        let Some(metrics) = req.app_data::<web::Data<crate::ops::Metrics>>() else {
+            return;
+        };
+        let elapsed = self.started.elapsed();
+        for (name, outcome) in &self.operations {
+            metrics.observe_operation(name.as_deref(), outcome, elapsed);
+        }
+    }
+}
+
+/// `ok` when there are no errors, else the code of the first (a bounded set of labels).
+fn outcome(errors: &[ServerError]) -> &'static str {
+    let Some(first) = errors.first() else {
+        return "ok";
+    };
+    [
+        Code::Unauthenticated,
+        Code::Forbidden,
+        Code::NotFound,
+        Code::BadUserInput,
+        Code::Conflict,
+        Code::RateLimited,
+        Code::ServiceUnavailable,
+        Code::PersistedQueryNotFound,
+        Code::PersistedQueryNotInList,
+    ]
+    .into_iter()
+    .find(|code| has_code(first, *code))
+    .unwrap_or(Code::Internal)
+    .as_str()
+}
+
+/// Whether any error says the database could not be reached.
+fn unavailable_in(errors: &[ServerError]) -> bool {
+    errors.iter().any(|e| has_code(e, Code::ServiceUnavailable))
 }
 
 /// One operation as the client sent it, before any GraphQL is read.
@@ -229,32 +317,60 @@ pub async fn post(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
-    let Some(media) = negotiate(&req) else {
+    let mut tally = Tally::new();
+    let response = post_counted(&state, &req, payload, &mut tally).await;
+    tally.record(&req);
+    response
+}
+
+async fn post_counted(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+    tally: &mut Tally,
+) -> HttpResponse {
+    let Some(media) = negotiate(req) else {
+        tally.add(None, Code::BadUserInput.as_str());
         return not_acceptable();
     };
-    let body = match read_body(&req, payload, state.max_body_bytes).await {
+    let body = match read_body(req, payload, state.max_body_bytes).await {
         Ok(body) => body,
-        Err(refusal) => return refuse(media, refusal),
+        Err(refusal) => {
+            tally.refused(None, &refusal);
+            return refuse(media, refusal);
+        }
     };
     let parsed = match parse_body(&body, &state.limits) {
         Ok(parsed) => parsed,
-        Err(refusal) => return refuse(media, refusal),
+        Err(refusal) => {
+            tally.refused(None, &refusal);
+            return refuse(media, refusal);
+        }
     };
     match parsed {
-        Body::Single(params) => run_one(&state, &req, media, params, Transport::Post).await,
-        Body::Batch(batch) => run_batch(&state, &req, media, batch).await,
+        Body::Single(params) => run_one(state, req, media, params, Transport::Post, tally).await,
+        Body::Batch(batch) => run_batch(state, req, media, batch, tally).await,
     }
 }
 
 /// `GET /graphql?query=...&operationName=...&variables=...`: queries only.
 pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let Some(media) = negotiate(&req) else {
-        return not_acceptable();
+    let mut tally = Tally::new();
+    let response = match negotiate(&req) {
+        None => {
+            tally.add(None, Code::BadUserInput.as_str());
+            not_acceptable()
+        }
+        Some(media) => match parse_query_string(req.query_string()) {
+            Ok(params) => run_one(&state, &req, media, params, Transport::Get, &mut tally).await,
+            Err(refusal) => {
+                tally.refused(None, &refusal);
+                refuse(media, refusal)
+            }
+        },
     };
-    match parse_query_string(req.query_string()) {
-        Ok(params) => run_one(&state, &req, media, params, Transport::Get).await,
-        Err(refusal) => refuse(media, refusal),
-    }
+    tally.record(&req);
+    response
 }
 
 /// Reads the body of a POST, refusing before reading what is not JSON or is too large.
@@ -496,6 +612,8 @@ fn percent_decodes_to_utf8(raw: &str) -> bool {
 pub(crate) struct Ready {
     /// The request, its document already parsed.
     pub(crate) request: async_graphql::Request,
+    /// The name of the operation to run, when the document names it.
+    pub(crate) name: Option<String>,
 }
 
 /// Checks one operation: a query (sent, or named by its persisted hash), no NUL, its length,
@@ -513,13 +631,10 @@ pub(crate) async fn prepare(
         .resolve(&state.db, params.query, hash)
         .await
         .map_err(|error| {
-            let internal = error
-                .extensions
-                .as_ref()
-                .and_then(|e| e.get("code"))
-                .is_some_and(|c| *c == async_graphql::Value::from(Code::Internal.as_str()));
-            if internal {
+            if has_code(&error, Code::ServiceUnavailable) {
                 Refusal::Transport(StatusCode::SERVICE_UNAVAILABLE, error)
+            } else if has_code(&error, Code::Internal) {
+                Refusal::Transport(StatusCode::INTERNAL_SERVER_ERROR, error)
             } else {
                 Refusal::Request(error)
             }
@@ -588,12 +703,32 @@ pub(crate) async fn prepare(
     if let Some(hash) = remember {
         state.persisted.remember(hash, &query).await;
     }
+    let name = selected_name(&doc, params.operation_name.as_deref());
     let mut request = async_graphql::Request::new(query).variables(variables);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
     request.set_parsed_query(doc);
-    Ok(Ready { request })
+    Ok(Ready { request, name })
+}
+
+/// The name of the operation `operation_name` selects in `doc`, if it selects a named one.
+fn selected_name(
+    doc: &async_graphql::parser::types::ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<String> {
+    use async_graphql::parser::types::DocumentOperations;
+    match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(_), _) => None,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops
+            .keys()
+            .find(|n| n.as_str() == name)
+            .map(ToString::to_string),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.keys().next().map(ToString::to_string)
+        }
+        _ => None,
+    }
 }
 
 /// Refuses an operation whose non-null variable is missing or null, and has no default: a
@@ -663,24 +798,40 @@ async fn run_one(
     media: Media,
     params: Params,
     via: Transport,
+    tally: &mut Tally,
 ) -> HttpResponse {
     let ready = match prepare(state, params, via).await {
         Ok(ready) => ready,
-        Err(refusal) => return refuse(media, refusal),
+        Err(refusal) => {
+            tally.refused(None, &refusal);
+            return refuse(media, refusal);
+        }
     };
+    let name = ready.name.clone();
     let caller = match admit(state, http, media, 1).await {
         Ok(caller) => caller,
-        Err(response) => return response,
+        Err((code, response)) => {
+            tally.add(name, code.as_str());
+            return response;
+        }
     };
     match execute(state, http, caller, ready).await {
-        Outcome::Ran { response, started } => ran(media, &state.limits, response, started),
-        Outcome::Refused(refusal) => refuse(media, refusal),
+        Outcome::Ran { response, started } => {
+            tally.add(name, outcome(&response.errors));
+            ran(media, &state.limits, response, started)
+        }
+        Outcome::Refused(refusal) => {
+            tally.refused(name, &refusal);
+            refuse(media, refusal)
+        }
     }
 }
 
 /// The answer to one operation that reached the schema.
 fn ran(media: Media, limits: &QueryLimits, response: Response, started: bool) -> HttpResponse {
-    if started {
+    if started && unavailable_in(&response.errors) {
+        retry_later(answer(media, StatusCode::SERVICE_UNAVAILABLE, &response))
+    } else if started {
         answer(media, StatusCode::OK, &response)
     } else {
         let errors = request_errors(limits, response);
@@ -710,11 +861,14 @@ fn request_errors(limits: &QueryLimits, response: Response) -> Vec<ServerError> 
         .collect()
 }
 
+/// Runs a batch; the answer is `200` with one result per operation, or `503` when any of them
+/// could not reach the database.
 async fn run_batch(
     state: &AppState,
     http: &HttpRequest,
     media: Media,
     batch: Vec<Value>,
+    tally: &mut Tally,
 ) -> HttpResponse {
     let mut prepared = Vec::with_capacity(batch.len());
     for item in batch {
@@ -726,29 +880,59 @@ async fn run_batch(
     let runnable = prepared.iter().filter(|p| p.is_ok()).count();
     let caller = match admit(state, http, media, runnable).await {
         Ok(caller) => caller,
-        Err(response) => return response,
+        Err((code, response)) => {
+            for item in &prepared {
+                tally.add(
+                    item.as_ref().ok().and_then(|r| r.name.clone()),
+                    code.as_str(),
+                );
+            }
+            return response;
+        }
     };
     let mut answers = Vec::with_capacity(prepared.len());
+    let mut unavailable = false;
     for item in prepared {
-        let outcome = match item {
-            Ok(ready) => execute(state, http, caller.clone(), ready).await,
-            Err(refusal) => Outcome::Refused(refusal),
+        let (name, ran) = match item {
+            Ok(ready) => (
+                ready.name.clone(),
+                execute(state, http, caller.clone(), ready).await,
+            ),
+            Err(refusal) => (None, Outcome::Refused(refusal)),
         };
-        answers.push(match outcome {
+        answers.push(match ran {
             Outcome::Ran {
                 response,
                 started: true,
-            } => serde_json::to_value(&response).unwrap_or(Value::Null),
+            } => {
+                tally.add(name, outcome(&response.errors));
+                unavailable |= unavailable_in(&response.errors);
+                serde_json::to_value(&response).unwrap_or(Value::Null)
+            }
             Outcome::Ran {
                 response,
                 started: false,
-            } => errors_only(&request_errors(&state.limits, response)),
-            Outcome::Refused(Refusal::Transport(_, error) | Refusal::Request(error)) => {
+            } => {
+                let errors = request_errors(&state.limits, response);
+                tally.add(name, outcome(&errors));
+                errors_only(&errors)
+            }
+            Outcome::Refused(refusal) => {
+                tally.refused(name, &refusal);
+                unavailable |= matches!(
+                    refusal,
+                    Refusal::Transport(StatusCode::SERVICE_UNAVAILABLE, _)
+                );
+                let (Refusal::Transport(_, error) | Refusal::Request(error)) = refusal;
                 errors_only(&[error])
             }
         });
     }
-    answer(media, StatusCode::OK, &answers)
+    if unavailable {
+        retry_later(answer(media, StatusCode::SERVICE_UNAVAILABLE, &answers))
+    } else {
+        answer(media, StatusCode::OK, &answers)
+    }
 }
 
 /// Authenticates the caller and counts `operations` against its rate limit.
@@ -757,11 +941,11 @@ async fn admit(
     http: &HttpRequest,
     media: Media,
     operations: usize,
-) -> Result<Caller, HttpResponse> {
+) -> Result<Caller, (Code, HttpResponse)> {
     auth::admit(state, http, operations)
         .await
         .map_err(|refusal| match refusal {
-            auth::Refusal::Unauthenticated(reason) => {
+            auth::Refusal::Unauthenticated(reason) => (Code::Unauthenticated, {
                 let mut response = answer(
                     media,
                     StatusCode::UNAUTHORIZED,
@@ -772,8 +956,8 @@ async fn admit(
                     header::HeaderValue::from_static("Bearer error=\"invalid_token\""),
                 );
                 response
-            }
-            auth::Refusal::RateLimited(wait) => {
+            }),
+            auth::Refusal::RateLimited(wait) => (Code::RateLimited, {
                 let mut error = coded(
                     format!("this token's request limit is reached; retry after {wait} seconds"),
                     Code::RateLimited,
@@ -788,18 +972,20 @@ async fn admit(
                     response.headers_mut().insert(header::RETRY_AFTER, value);
                 }
                 response
+            }),
+            auth::Refusal::Unavailable(message) => {
+                (Code::ServiceUnavailable, unavailable(media, message))
             }
-            auth::Refusal::Unavailable(message) => unavailable(media, message),
         })
 }
 
 /// `503`: a store the request needs (database, Redis) did not answer; the cause is logged.
 fn unavailable(media: Media, message: &str) -> HttpResponse {
-    answer(
+    retry_later(answer(
         media,
         StatusCode::SERVICE_UNAVAILABLE,
-        &errors_only(&[coded(message, Code::Internal)]),
-    )
+        &errors_only(&[coded(message, Code::ServiceUnavailable)]),
+    ))
 }
 
 async fn execute(state: &AppState, http: &HttpRequest, caller: Caller, ready: Ready) -> Outcome {
@@ -916,5 +1102,153 @@ mod tests {
             status(b"{\"query\": \"{ a }\", \"operationName\": null, \"variables\": null, \"extensions\": null}"),
             0
         );
+    }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// Pieces of GraphQL, valid and not, that random text alone would seldom produce.
+        const TOKENS: &[&str] = &[
+            "{",
+            "}",
+            "(",
+            ")",
+            "[",
+            "]",
+            ":",
+            "!",
+            "=",
+            "$v",
+            "$v: Int",
+            "...",
+            "... on Article",
+            "fragment F on Query",
+            "...F",
+            "query",
+            "query Q",
+            "mutation",
+            "subscription",
+            "@skip(if: true)",
+            "@include(if: $v)",
+            "\"str\"",
+            "\"\"\"block\"\"\"",
+            "\"\\u0000\"",
+            "1",
+            "-1",
+            "1e999",
+            "100",
+            "2147483648",
+            "null",
+            "true",
+            "site",
+            "name",
+            "articles",
+            "first: 100",
+            "first: $v",
+            "edges",
+            "node",
+            "title",
+            "a: site",
+            "__typename",
+            "__schema",
+            "search(query: \"经济\")",
+            "filter: { channel: \"parks\" }",
+            "#",
+            "\n",
+        ];
+
+        fn document() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                prop::collection::vec(prop::sample::select(TOKENS), 0..60)
+                    .prop_map(|tokens| tokens.join(" ")),
+            ]
+        }
+
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                any::<String>().prop_map(Value::from),
+                document().prop_map(Value::from),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                    prop::collection::btree_map(
+                        prop::sample::select(vec![
+                            "query",
+                            "operationName",
+                            "variables",
+                            "extensions",
+                            "persistedQuery",
+                            "sha256Hash",
+                            "version",
+                            "x",
+                        ]),
+                        inner,
+                        0..5,
+                    )
+                    .prop_map(|m| Value::Object(
+                        m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                    )),
+                ]
+            })
+        }
+
+        proptest! {
+            /// Any body is read as one operation or a batch, or refused with a 4xx or a request
+            /// error; never a panic.
+            #[test]
+            fn fuzz_bodies_are_read_or_refused(
+                body in prop_oneof![
+                    any::<Vec<u8>>(),
+                    json_value().prop_map(|v| v.to_string().into_bytes()),
+                ],
+                batch in any::<bool>(),
+            ) {
+                let limits = QueryLimits { batch, ..QueryLimits::default() };
+                if let Err(Refusal::Transport(status, _)) = parse_body(&body, &limits) {
+                    prop_assert!(status.is_client_error(), "{}", status);
+                }
+            }
+
+            #[test]
+            fn fuzz_query_strings_are_read_or_refused(raw in prop_oneof![
+                any::<String>(),
+                (document(), proptest::option::of("[ -~]{0,20}"))
+                    .prop_map(|(query, variables)| {
+                        let mut raw = format!("query={}", query.replace('&', "%26").replace('#', "%23"));
+                        if let Some(variables) = variables {
+                            raw.push_str(&format!("&variables={variables}"));
+                        }
+                        raw
+                    }),
+            ]) {
+                if let Err(Refusal::Transport(status, _)) = parse_query_string(&raw) {
+                    prop_assert!(status.is_client_error(), "{}", status);
+                }
+            }
+
+            /// Any document is parsed or refused, and a parsed one is measured against the
+            /// limits, whatever its variables; never a panic.
+            #[test]
+            fn fuzz_documents_are_parsed_and_measured(
+                query in document(),
+                variables in json_value(),
+            ) {
+                if let Ok(doc) = limits::parse(&query) {
+                    let variables = Variables::from_json(variables);
+                    let _ = limits::check(&QueryLimits::default(), &doc, &variables);
+                    let _ = limits::is_mutation(&doc, None);
+                    let _ = selected_name(&doc, Some("Q"));
+                    let _ = required_variables(&doc, None, &variables);
+                }
+            }
+        }
     }
 }

@@ -84,15 +84,17 @@ pub fn expect(kind: Kind, id: &str, field: &str) -> async_graphql::Result<i64> {
     }
 }
 
-/// The kind and row id an ID names, or `None` when it is not one of ours.
+/// The kind and row id an ID names, or `None` when it is not one of ours. Only the spelling
+/// [`encode`] writes is accepted (`Article:07` and `Article:+7` name row 7 too), so each object
+/// has one ID and clients that cache by ID never hold two copies of it.
 pub fn decode(id: &str) -> Option<(Kind, i64)> {
     if id.len() > 64 {
         return None;
     }
     let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(id).ok()?).ok()?;
-    let (name, row) = raw.split_once(':')?;
-    let row: i64 = row.parse().ok()?;
-    Some((Kind::from_name(name)?, row)).filter(|_| row > 0)
+    let (name, digits) = raw.split_once(':')?;
+    let row: i64 = digits.parse().ok()?;
+    Some((Kind::from_name(name)?, row)).filter(|_| row > 0 && row.to_string() == digits)
 }
 
 #[cfg(test)]
@@ -114,8 +116,51 @@ mod tests {
             "Q2FrZTox",
             "QXJ0aWNsZTotMQ",
             "💥",
+            // Found by `fuzz_only_issued_ids_are_accepted`: `Article:07` and `Article:+7`.
+            "QXJ0aWNsZTowNw",
+            "QXJ0aWNsZTorNw",
         ] {
             assert_eq!(decode(bad), None, "{bad}");
+        }
+    }
+
+    mod fuzz {
+        use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// What a client might send as an ID: anything, or base64 of something shaped like ours.
+        fn raw_id() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                "[A-Za-z0-9_-]{0,70}",
+                ("[A-Za-z]{0,16}", "[-+ 0-9]{0,22}")
+                    .prop_map(|(kind, row)| URL_SAFE_NO_PAD.encode(format!("{kind}:{row}"))),
+                (
+                    prop::sample::select(Kind::ALL.to_vec()),
+                    "[-+0]{0,2}[0-9]{1,19}"
+                )
+                    .prop_map(
+                        |(kind, row)| URL_SAFE_NO_PAD.encode(format!("{}:{row}", kind.name()))
+                    ),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn fuzz_ids_round_trip(kind in prop::sample::select(Kind::ALL.to_vec()), row in 1..=i64::MAX) {
+                prop_assert_eq!(decode(&encode(kind, row)), Some((kind, row)));
+            }
+
+            /// Decoding never panics, and an ID it accepts is the one the API issues for that
+            /// object: one ID per object, so clients that cache by ID never hold two copies.
+            #[test]
+            fn fuzz_only_issued_ids_are_accepted(raw in raw_id()) {
+                if let Some((kind, row)) = decode(&raw) {
+                    prop_assert_eq!(encode(kind, row).0, raw);
+                }
+            }
         }
     }
 }

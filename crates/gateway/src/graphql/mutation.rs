@@ -323,10 +323,10 @@ impl Mutation {
                 Err(coded(Code::NotFound, "no published article has this id"))
             }
             Err(e @ crate::views::ViewError::Unavailable(_)) => {
-                tracing::error!(error = %e, "recording a view failed");
+                tracing::warn!(error = %e, "recording a view failed");
                 Err(coded(
-                    Code::Internal,
-                    "the view could not be recorded; it has been logged",
+                    Code::ServiceUnavailable,
+                    "the view could not be recorded right now; send it again in a few seconds",
                 ))
             }
         }

@@ -24,7 +24,7 @@ use newsroom_domain::persisted;
 use sea_orm::DatabaseConnection;
 use serde_json::{Map, Value};
 
-use crate::graphql::errors::Code;
+use crate::graphql::errors::{Code, UNAVAILABLE_MESSAGE};
 
 /// The known queries and the mode.
 pub struct PersistedQueries {
@@ -178,11 +178,16 @@ impl PersistedQueries {
             })
             .await
             .map_err(|e| {
-                tracing::error!(error = %e, "looking up a registered operation failed");
-                refused(
-                    "internal error; it has been logged",
-                    Code::Internal.as_str(),
-                )
+                if e.is_unavailable() {
+                    tracing::warn!(error = %e, "looking up a registered operation: database unavailable");
+                    refused(UNAVAILABLE_MESSAGE, Code::ServiceUnavailable.as_str())
+                } else {
+                    tracing::error!(error = %e, "looking up a registered operation failed");
+                    refused(
+                        "internal error; it has been logged",
+                        Code::Internal.as_str(),
+                    )
+                }
             })
     }
 }

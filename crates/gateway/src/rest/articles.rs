@@ -145,6 +145,9 @@ pub async fn record_view(
     match state.views.record(id, &visitor, agent.as_deref()).await {
         Ok(_) => Ok(HttpResponse::NoContent().finish()),
         Err(ViewError::NotFound) => Err(ApiError::not_found("no published article has this id")),
-        Err(e @ ViewError::Unavailable(_)) => Err(ApiError::internal(e)),
+        Err(e @ ViewError::Unavailable(_)) => Err(ApiError::unavailable(
+            e,
+            "the view could not be recorded right now; send it again in a few seconds",
+        )),
     }
 }

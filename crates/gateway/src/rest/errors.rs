@@ -31,6 +31,9 @@ pub enum ErrorCode {
     RateLimited,
     /// The server failed; the cause is logged, never shown (500).
     Internal,
+    /// The database cannot be reached right now; send the request again after `Retry-After`
+    /// seconds (503).
+    ServiceUnavailable,
 }
 
 impl ErrorCode {
@@ -43,6 +46,7 @@ impl ErrorCode {
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -121,6 +125,16 @@ impl ApiError {
         tracing::error!(error = %err, "REST request failed");
         ApiError::new(ErrorCode::Internal, "internal error; it has been logged")
     }
+
+    /// A 503 with `Retry-After`: a store the request needs (the database, Redis) did not answer
+    /// in time. The cause is logged; the client reads `message`.
+    pub fn unavailable(err: impl std::fmt::Display, message: impl Into<String>) -> Self {
+        tracing::warn!(error = %err, "REST request failed: a store is unavailable");
+        ApiError {
+            retry_after: Some(u64::from(crate::ops::RETRY_AFTER_SECS)),
+            ..ApiError::new(ErrorCode::ServiceUnavailable, message)
+        }
+    }
 }
 
 impl std::fmt::Display for ApiError {
@@ -175,6 +189,9 @@ impl From<&DomainError> for ApiError {
             DomainError::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),
             DomainError::RateLimited { retry_after_secs } => {
                 ApiError::rate_limited(*retry_after_secs)
+            }
+            DomainError::Database(_) if err.is_unavailable() => {
+                ApiError::unavailable(err, crate::graphql::errors::UNAVAILABLE_MESSAGE)
             }
             DomainError::Database(_) => ApiError::internal(err),
         }

@@ -75,7 +75,7 @@ pub(crate) async fn authenticated(
         .map_err(|refusal| match refusal {
             Refusal::Unauthenticated(reason) => ApiError::new(ErrorCode::Unauthenticated, reason),
             Refusal::RateLimited(wait) => ApiError::rate_limited(wait),
-            Refusal::Unavailable(message) => ApiError::internal(message),
+            Refusal::Unavailable(message) => ApiError::unavailable(message, message),
         })
 }
 

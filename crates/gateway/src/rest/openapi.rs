@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document of `/api/v1`, generated from the code: each route's
 //! `#[utoipa::path]` describes its parameters and bodies, and the routes are collected from the
 //! very registration that serves them (utoipa-actix-web), so no route can be served undescribed.
-//! What every route shares (optional bearer auth, 401 / 429 / 500, HTTP caching on GETs) is added
+//! What every route shares (optional bearer auth, 401 / 429 / 500 / 503, HTTP caching on GETs) is added
 //! here once. `openapi.json` at the repository root is this document (`make openapi`); a test
 //! fails when it is stale.
 
@@ -108,14 +108,26 @@ fn operations(item: &mut PathItem) -> Vec<(HttpMethod, &mut Operation)> {
     .collect()
 }
 
+/// An answer with an [`ErrorBody`].
+fn error_builder(description: &str) -> ResponseBuilder {
+    ResponseBuilder::new().description(description).content(
+        "application/json",
+        utoipa::openapi::ContentBuilder::new()
+            .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+            .build(),
+    )
+}
+
 fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/json",
-            utoipa::openapi::ContentBuilder::new()
-                .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
-                .build(),
+    error_builder(description).build().into()
+}
+
+/// An error answer carrying `Retry-After`.
+fn retry_later(description: &str) -> RefOr<utoipa::openapi::Response> {
+    error_builder(description)
+        .header(
+            "Retry-After",
+            string_header("Seconds until a request may succeed"),
         )
         .build()
         .into()
@@ -139,22 +151,9 @@ fn conventions_of(method: HttpMethod, op: &mut Operation) {
         responses.entry("401".into()).or_insert_with(|| {
             error_response("The token is refused: forged, expired, revoked, or for a disabled user")
         });
-        let limited = ResponseBuilder::new()
-            .description("The partner token's request limit is reached")
-            .header(
-                "Retry-After",
-                string_header("Seconds until a request may succeed"),
-            )
-            .content(
-                "application/json",
-                utoipa::openapi::ContentBuilder::new()
-                    .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
-                    .build(),
-            )
-            .build();
         responses
             .entry("429".into())
-            .or_insert_with(|| limited.into());
+            .or_insert_with(|| retry_later("The partner token's request limit is reached"));
     }
     responses.entry("400".into()).or_insert_with(|| {
         error_response(
@@ -165,6 +164,12 @@ fn conventions_of(method: HttpMethod, op: &mut Operation) {
     responses
         .entry("500".into())
         .or_insert_with(|| error_response("The server failed; the cause is logged, not shown"));
+    responses.entry("503".into()).or_insert_with(|| {
+        retry_later(
+            "The database cannot be reached right now (`SERVICE_UNAVAILABLE`); send the request \
+             again after `Retry-After` seconds",
+        )
+    });
     if method != HttpMethod::Get {
         return;
     }

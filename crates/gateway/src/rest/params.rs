@@ -340,4 +340,164 @@ mod tests {
         assert!(FilterParams::names().contains(&"publishedAfter".to_owned()));
         assert!(OrderParams::names().contains(&"orderBy".to_owned()));
     }
+
+    mod fuzz {
+        use actix_web::ResponseError;
+        use chrono::TimeZone;
+        use newsroom_domain::pagination::TimeCursor;
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        type All = (Paging, FilterParams, OrderParams);
+
+        const NAMES: &[&str] = &[
+            "first",
+            "after",
+            "last",
+            "before",
+            "channel",
+            "tag",
+            "source",
+            "kind",
+            "publishedAfter",
+            "publishedBefore",
+            "featured",
+            "recommended",
+            "orderBy",
+            "chanel",
+            "",
+            "=",
+            "%",
+            "%00",
+            "%FF",
+            "first[]",
+        ];
+
+        fn query_string() -> impl Strategy<Value = String> {
+            let value = prop_oneof![
+                "[ -~]{0,12}",
+                any::<String>(),
+                Just("%00".to_owned()),
+                Just("%FF%FE".to_owned()),
+                Just("%".to_owned()),
+                Just("2020-07-01T08:00:00Z".to_owned()),
+                Just("-2147483649".to_owned()),
+            ];
+            let pair = (prop::sample::select(NAMES), value)
+                .prop_map(|(name, value)| format!("{name}={value}"));
+            prop_oneof![
+                any::<String>(),
+                prop::collection::vec(pair, 0..8).prop_map(|pairs| pairs.join("&")),
+            ]
+        }
+
+        fn encoded(raw: &str) -> String {
+            raw.bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                        char::from(b).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect()
+        }
+
+        fn time() -> impl Strategy<Value = DateTime<Utc>> {
+            (-62_135_596_800i64..=253_402_300_799, 0u32..1_000_000).prop_map(|(secs, micros)| {
+                Utc.timestamp_opt(secs, micros * 1000)
+                    .single()
+                    .unwrap_or_default()
+            })
+        }
+
+        fn filter() -> impl Strategy<Value = ArticleFilter> {
+            let slug = proptest::option::of("[a-z0-9]{1,10}(-[a-z0-9]{1,10})?");
+            let kind = proptest::option::of(prop::sample::select(vec![
+                ArticleKind::Original,
+                ArticleKind::Reprint,
+                ArticleKind::Sponsored,
+            ]));
+            let flag = proptest::option::of(any::<bool>());
+            (
+                (slug.clone(), slug.clone(), slug, kind),
+                (
+                    proptest::option::of(time()),
+                    proptest::option::of(time()),
+                    flag.clone(),
+                    flag,
+                ),
+            )
+                .prop_map(
+                    |((channel, tag, source, kind), (after, before, featured, recommended))| {
+                        ArticleFilter {
+                            channel,
+                            tag,
+                            source,
+                            kind,
+                            published_after: after,
+                            published_before: before,
+                            featured,
+                            recommended,
+                            statuses: None,
+                        }
+                    },
+                )
+        }
+
+        /// `filter` as REST query parameters.
+        fn to_query(filter: &ArticleFilter) -> String {
+            let kind = filter.kind.map(|k| match k {
+                ArticleKind::Original => "original",
+                ArticleKind::Reprint => "reprint",
+                ArticleKind::Sponsored => "sponsored",
+            });
+            let params = [
+                ("channel", filter.channel.clone()),
+                ("tag", filter.tag.clone()),
+                ("source", filter.source.clone()),
+                ("kind", kind.map(str::to_owned)),
+                (
+                    "publishedAfter",
+                    filter.published_after.map(|t| t.to_rfc3339()),
+                ),
+                (
+                    "publishedBefore",
+                    filter.published_before.map(|t| t.to_rfc3339()),
+                ),
+                ("featured", filter.featured.map(|b| b.to_string())),
+                ("recommended", filter.recommended.map(|b| b.to_string())),
+            ];
+            params
+                .iter()
+                .filter_map(|(name, value)| {
+                    value.as_ref().map(|v| format!("{name}={}", encoded(v)))
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        }
+
+        proptest! {
+            /// Whatever the query string, reading it never panics, and whatever is wrong is a 400.
+            #[test]
+            fn fuzz_query_strings_are_read_or_refused_with_400(query in query_string()) {
+                let read = parse::<All>(&query).and_then(|(paging, filter, order)| {
+                    paging.request::<TimeCursor>()?;
+                    filter.filter()?;
+                    order.order()
+                });
+                if let Err(e) = read {
+                    prop_assert_eq!(e.status_code().as_u16(), 400, "{}", e);
+                }
+            }
+
+            /// A filter sent as parameters is the filter read back.
+            #[test]
+            fn fuzz_filters_round_trip_through_parameters(filter in filter()) {
+                let query = to_query(&filter);
+                let (_, params, _) = parse::<All>(&query).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(params.filter().map_err(|e| TestCaseError::fail(e.to_string()))?, filter);
+            }
+        }
+    }
 }

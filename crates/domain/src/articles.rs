@@ -373,6 +373,26 @@ pub async fn by_id<C: ConnectionTrait>(
         .await?)
 }
 
+/// The next instant after `now` at which an article becomes visible by itself (a scheduled or
+/// future-dated one reaching its publish time), if any: what readers see can change then with
+/// no write. Served by the partial index on visible articles' publish times.
+pub async fn next_visible_at<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>> {
+    let next: Option<Option<DateTime<Utc>>> = article::Entity::find()
+        .select_only()
+        .column(article::Column::PublishedAt)
+        .filter(Expr::cust(VISIBLE_STATUSES))
+        .filter(article::Column::PublishedAt.gt(now))
+        .order_by_asc(article::Column::PublishedAt)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(next.flatten())
+}
+
 /// 同类资讯: articles `audience` may see in public lists, in the same channel or sharing a tag
 /// with `article`, newest first, never the article itself.
 pub async fn related<C: ConnectionTrait>(

@@ -20,6 +20,7 @@ use crate::{
     config::{Config, Environment},
     feeds,
     graphql::{self, NewsroomSchema, Services, limits::QueryLimits, persisted::PersistedQueries},
+    response_cache::ResponseCache,
     rest,
     views::{ViewService, ViewSettings},
     webhooks::{WebhookSettings, WebhookWorker},
@@ -48,6 +49,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Automatic persisted queries and the allow-list.
     pub persisted: Arc<PersistedQueries>,
+    /// Whole answers to reads; `None` when `NEWSROOM_RESPONSE_CACHE` is off.
+    pub cache: Option<Arc<ResponseCache>>,
 }
 
 /// A bound, not yet running, server.
@@ -56,6 +59,7 @@ pub struct Application {
     server: Server,
     views: Arc<ViewService>,
     webhooks: Arc<WebhookWorker>,
+    cache: Option<Arc<ResponseCache>>,
 }
 
 impl Application {
@@ -87,6 +91,12 @@ impl Application {
         )
         .await
         .map_err(|e| anyhow::anyhow!("connecting to REDIS_URL: {e}"))?;
+        let cache = ResponseCache::from_config(config, db.clone(), clock.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("listening for content changes: {e}"))?;
+        if let Some(cache) = &cache {
+            views.on_write(cache.clone());
+        }
         views.start();
         let webhook_settings = WebhookSettings::from_config(config);
         let webhooks = WebhookWorker::new(
@@ -122,6 +132,7 @@ impl Application {
             limits,
             max_body_bytes: config.max_body_bytes,
             persisted: Arc::new(PersistedQueries::new(config.graphql_allow_list)),
+            cache: cache.clone(),
         };
         let max_body = config.max_body_bytes;
         let console = config.env == Environment::Development;
@@ -132,6 +143,9 @@ impl Application {
         let openapi = web::Data::new(rest::openapi::Document(rest::openapi::json()));
         let mut server = HttpServer::new(move || {
             let app = App::new()
+                .wrap(actix_web::middleware::from_fn(
+                    crate::response_cache::rest_reads,
+                ))
                 .wrap(actix_web::middleware::from_fn(
                     crate::caching::conditional_get,
                 ))
@@ -161,6 +175,7 @@ impl Application {
             server: server.run(),
             views,
             webhooks,
+            cache,
         })
     }
 
@@ -174,6 +189,9 @@ impl Application {
     /// the attempts in flight and hand back its claims.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
+        if let Some(cache) = &self.cache {
+            cache.stop();
+        }
         self.views.shutdown().await;
         self.webhooks.shutdown().await;
         served
@@ -182,6 +200,11 @@ impl Application {
     /// The view counter, to flush it from a test without waiting for its timer.
     pub fn views(&self) -> Arc<ViewService> {
         self.views.clone()
+    }
+
+    /// The response cache, if it is on: tests that write rows behind the server's back tell it.
+    pub fn cache(&self) -> Option<Arc<ResponseCache>> {
+        self.cache.clone()
     }
 
     /// The server handle, to stop it from a test.

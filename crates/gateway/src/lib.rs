@@ -10,6 +10,7 @@ pub mod feeds;
 pub mod graphql;
 pub mod limits;
 pub mod ops;
+pub mod response_cache;
 pub mod rest;
 pub mod views;
 pub mod webhooks;

@@ -136,6 +136,8 @@ pub struct ViewService {
     rankings: moka::future::Cache<RankingKey, Arc<Vec<Ranked>>>,
     stop: Notify,
     flusher: Mutex<Option<JoinHandle<()>>>,
+    /// Told each time view counts are written, so cached answers that show them are dropped.
+    cache: std::sync::OnceLock<Arc<crate::response_cache::ResponseCache>>,
 }
 
 impl ViewService {
@@ -183,6 +185,7 @@ impl ViewService {
             pending: Mutex::new(Pending::default()),
             stop: Notify::new(),
             flusher: Mutex::new(None),
+            cache: std::sync::OnceLock::new(),
         }))
     }
 
@@ -221,6 +224,11 @@ impl ViewService {
         Ok(ViewOutcome::Counted)
     }
 
+    /// Tells `cache` whenever this service writes view counts.
+    pub fn on_write(&self, cache: Arc<crate::response_cache::ResponseCache>) {
+        let _ = self.cache.set(cache);
+    }
+
     /// Views counted but not yet written.
     pub fn buffered(&self) -> i64 {
         self.pending
@@ -242,6 +250,9 @@ impl ViewService {
                 .unwrap_or_else(PoisonError::into_inner)
                 .merge(batch);
             return Err(e);
+        }
+        if let Some(cache) = self.cache.get() {
+            cache.views_written();
         }
         Ok(())
     }

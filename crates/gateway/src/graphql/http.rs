@@ -40,11 +40,13 @@ use crate::{
     app::{AppState, user_agent},
     auth::{self, Caller},
     graphql::{
+        cacheable,
         errors::{Code, ensure_codes},
         limits::{self, QueryLimits, over_limit},
         loaders::RequestContext,
         persisted,
     },
+    response_cache::{self, Class},
 };
 
 /// The response media types the endpoint speaks.
@@ -475,6 +477,8 @@ fn percent_decodes_to_utf8(raw: &str) -> bool {
 /// An operation that passed every check before execution.
 struct Ready {
     request: async_graphql::Request,
+    /// What the response cache makes of it.
+    shape: cacheable::Shape,
 }
 
 /// Checks one operation: a query (sent, or named by its persisted hash), no NUL, its length,
@@ -534,6 +538,7 @@ async fn prepare(state: &AppState, params: Params, over_get: bool) -> Result<Rea
     let variables = Variables::from_json(Value::Object(params.variables));
     required_variables(&doc, params.operation_name.as_deref(), &variables)
         .map_err(Refusal::Request)?;
+    let shape = cacheable::shape(&doc, params.operation_name.as_deref());
     limits::check(limits, &doc, &variables).map_err(Refusal::Request)?;
     if let Some(hash) = remember {
         state.persisted.remember(hash, &query).await;
@@ -542,7 +547,7 @@ async fn prepare(state: &AppState, params: Params, over_get: bool) -> Result<Rea
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
-    Ok(Ready { request })
+    Ok(Ready { request, shape })
 }
 
 /// Refuses an operation whose non-null variable is missing or null, and has no default: a
@@ -613,6 +618,18 @@ async fn run_one(
     params: Params,
     over_get: bool,
 ) -> HttpResponse {
+    let cache = state.cache.as_deref();
+    let key = cache.map(|_| cache_key(media, &params));
+    // An anonymous repeat is answered before the query is even parsed: an answer is stored only
+    // once its query passed every check, and nothing about a reader can change the verdict.
+    // (With the allow-list on, a registration may be removed meanwhile, so it checks first.)
+    let early =
+        !http.headers().contains_key(header::AUTHORIZATION) && !state.persisted.allow_list();
+    if let (Some(cache), Some(key), true) = (cache, key, early)
+        && let Some(hit) = cache.get(Class::Reader, key)
+    {
+        return hit.response();
+    }
     let ready = match prepare(state, params, over_get).await {
         Ok(ready) => ready,
         Err(refusal) => return refuse(media, refusal),
@@ -621,10 +638,75 @@ async fn run_one(
         Ok(caller) => caller,
         Err(response) => return response,
     };
-    match execute(state, http, caller, ready).await {
-        Outcome::Ran { response, started } => ran(media, &state.limits, response, started),
-        Outcome::Refused(refusal) => refuse(media, refusal),
+    let shape = ready.shape;
+    let class = Class::of(&caller).filter(|_| shape.shared);
+    let mut storing = None;
+    if let (Some(cache), Some(key), Some(class)) = (cache, key, class) {
+        if !(early && class == Class::Reader)
+            && let Some(hit) = cache.get(class, key)
+        {
+            return hit.response();
+        }
+        storing = cache
+            .ticket()
+            .await
+            .map(|ticket| (cache, key, class, ticket));
     }
+    let outcome = execute(state, http, caller, ready).await;
+    let mut response = match (outcome, storing) {
+        (
+            Outcome::Ran {
+                response,
+                started: true,
+            },
+            Some((cache, key, class, ticket)),
+        ) if response.errors.is_empty() => match serde_json::to_vec(&response) {
+            Ok(bytes) => {
+                let bytes = web::Bytes::from(bytes);
+                let content_type = header::HeaderValue::from_static(media.content_type());
+                cache.put(
+                    class,
+                    key,
+                    ticket,
+                    bytes.clone(),
+                    content_type.clone(),
+                    shape.volatile,
+                );
+                HttpResponse::Ok()
+                    .insert_header((header::CONTENT_TYPE, content_type))
+                    .body(bytes)
+            }
+            Err(_) => answer(media, StatusCode::OK, &response),
+        },
+        (Outcome::Ran { response, started }, _) => ran(media, &state.limits, response, started),
+        (Outcome::Refused(refusal), _) => refuse(media, refusal),
+    };
+    if cache.is_some() {
+        let verdict = if class.is_some() { "MISS" } else { "BYPASS" };
+        response_cache::mark(&mut response, verdict);
+    }
+    response
+}
+
+/// What identifies an operation for the response cache, apart from the caller: the media type,
+/// the query as sent (text and persisted hash), the operation's name and the variables.
+fn cache_key(media: Media, params: &Params) -> response_cache::Request {
+    let variables = serde_json::to_vec(&params.variables).unwrap_or_default();
+    let hash = params
+        .extensions
+        .get("persistedQuery")
+        .map(Value::to_string)
+        .unwrap_or_default();
+    // A leading byte tells an absent value from an empty one.
+    let given = |v: Option<&str>| v.map(|v| format!("+{v}")).unwrap_or_default();
+    response_cache::Request::digest(&[
+        b"graphql",
+        media.content_type().as_bytes(),
+        given(params.query.as_deref()).as_bytes(),
+        hash.as_bytes(),
+        given(params.operation_name.as_deref()).as_bytes(),
+        &variables,
+    ])
 }
 
 /// The answer to one operation that reached the schema.
@@ -751,6 +833,7 @@ fn unavailable(media: Media, message: &str) -> HttpResponse {
     )
 }
 
+/// Runs an operation; a mutation that may have changed content empties the response cache.
 async fn execute(state: &AppState, http: &HttpRequest, caller: Caller, ready: Ready) -> Outcome {
     let now = state.clock.now();
     let client_addr = http.peer_addr().map(|a| a.ip().to_string());
@@ -758,6 +841,11 @@ async fn execute(state: &AppState, http: &HttpRequest, caller: Caller, ready: Re
     let started = Arc::new(ExecutionStarted::default());
     let request = ready.request.data(context).data(started.clone());
     let mut response = state.schema.execute(request).await;
+    if ready.shape.changes_content
+        && let Some(cache) = &state.cache
+    {
+        cache.content_changed();
+    }
     ensure_codes(&mut response);
     Outcome::Ran {
         response,

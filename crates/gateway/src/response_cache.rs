@@ -226,6 +226,9 @@ impl ResponseCache {
             let task = tokio::spawn(follow(cache.clone(), config.database_url.clone(), listener));
             let _ = cache.listener.set(task);
         }
+        // The first ticket looks for the next scheduled article; doing it now spares the first
+        // request that query.
+        let _ = cache.ticket().await;
         Ok(Some(cache))
     }
 

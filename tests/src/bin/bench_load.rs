@@ -422,17 +422,7 @@ impl Fixtures {
     }
 
     fn article_load(&self, s: &Settings) -> Load {
-        Load {
-            url: format!("{}/graphql", s.base()),
-            args: vec![
-                "-m".into(),
-                "POST".into(),
-                "-T".into(),
-                "application/json".into(),
-                "-Z".into(),
-                self.bodies.display().to_string(),
-            ],
-        }
+        Load::graphql_bodies(s, "-Z", self.bodies.display().to_string())
     }
 
     fn beacon_load(&self) -> Load {
@@ -585,6 +575,11 @@ impl Load {
 
     fn graphql(s: &Settings, query: &str, variables: Value) -> Self {
         let body = json!({ "query": query, "variables": variables }).to_string();
+        Load::graphql_bodies(s, "-d", body)
+    }
+
+    /// GraphQL POSTs with the body oha's `flag` names: `-d` one body, `-Z` a file of them.
+    fn graphql_bodies(s: &Settings, flag: &str, bodies: String) -> Self {
         Load {
             url: format!("{}/graphql", s.base()),
             args: vec![
@@ -592,8 +587,8 @@ impl Load {
                 "POST".into(),
                 "-T".into(),
                 "application/json".into(),
-                "-d".into(),
-                body,
+                flag.into(),
+                bodies,
             ],
         }
     }

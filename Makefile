@@ -9,7 +9,14 @@ PORTAL_PORT      ?= 4173
 # playwright-core drives Debian's Chromium; nothing may download a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = 1
 
-.PHONY: run build test test-postgres fuzz lint fmt schema openapi bench portal test-portal graphiql-assets
+.PHONY: run build test test-postgres fuzz lint fmt schema openapi bench portal test-portal graphiql-assets bench-load
+
+TARGET       = $(or $(CARGO_TARGET_DIR),target)
+BENCH_TOOLS ?= $(TARGET)/tools
+OHA_VERSION  = 1.16.0
+# `make bench-load BENCH_PROFILE=dev BENCH_ARTICLES=2000` tries the benchmark out quickly.
+BENCH_PROFILE ?= release
+BENCH_BIN    = $(TARGET)/$(if $(filter dev,$(BENCH_PROFILE)),debug,$(BENCH_PROFILE))
 
 run: ## Start the API on SQLite (./data/newsroom.db) with the demo content
 	$(BIN) serve --demo
@@ -59,3 +66,10 @@ test-portal: $(PORTAL)/node_modules/.package-lock.json ## The portal's browser t
 # The portal's packages, exactly as locked; installed again only when the lock file changes.
 $(PORTAL)/node_modules/.package-lock.json: $(PORTAL)/package-lock.json
 	cd $(PORTAL) && npm ci --no-audit --no-fund
+
+bench-load: ## Load benchmark over HTTP: 100,000 articles in PostgreSQL (newsroom_bench), oha and pgbench; writes bench/results/
+	@test -x $(BENCH_TOOLS)/bin/oha || $(CARGO) install oha --locked --version $(OHA_VERSION) --root $(BENCH_TOOLS)
+	$(CARGO) build --profile $(BENCH_PROFILE) -p newsroom-gateway -p newsroom-tests --bin newsroom --bin bench_load
+	BENCH_SERVER=$(BENCH_BIN)/newsroom BENCH_OHA=$(BENCH_TOOLS)/bin/oha \
+	BENCH_PGBENCH=$${BENCH_PGBENCH:-$$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench | tail -n 1)} \
+	$(BENCH_BIN)/bench_load

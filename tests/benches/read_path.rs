@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use newsroom_domain::{
-    articles::{self, ArticleFilter, ArticleOrder, Audience},
+    articles::{self, ArticleFilter, ArticleOrder, Audience, Columns},
     catalog,
     pagination::PageRequest,
 };
@@ -47,6 +47,7 @@ async fn run(backend: Backend) -> anyhow::Result<()> {
             &ArticleFilter::default(),
             ArticleOrder::Newest,
             &PageRequest::first(20),
+            Columns::WithoutBody,
         )
         .await?;
         let channel_ids: Vec<i64> = page.items.iter().map(|a| a.channel_id).collect();
@@ -76,7 +77,8 @@ async fn run(backend: Backend) -> anyhow::Result<()> {
                 catalog::sources_by_ids(db, &[source]).await?;
             }
             catalog::tags_of_articles(db, &[a.id]).await?;
-            let related = articles::related(db, now, articles::Audience::Reader, &a, 10).await?;
+            let related =
+                articles::related(db, now, Audience::Reader, &a, 10, Columns::WithoutBody).await?;
             anyhow::ensure!(related.len() == 10, "related short");
             Ok(())
         }
@@ -96,6 +98,7 @@ async fn run(backend: Backend) -> anyhow::Result<()> {
             &filter,
             ArticleOrder::Newest,
             &PageRequest::first(20),
+            Columns::WithoutBody,
         )
         .await?;
         Ok(())

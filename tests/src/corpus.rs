@@ -107,6 +107,15 @@ const TOPIC_SENTENCES: &[&str] = &[
 /// Writes the corpus in bulk and returns the visible article slugs and a "now" after them all.
 /// The search index stays empty; [`index`] fills it.
 pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<(Vec<String>, DateTime<Utc>)> {
+    seed_articles(db, ARTICLES).await
+}
+
+/// [`seed`] with `articles` articles (slugs `bench-000000`, `bench-000001`, ...; every 50th a
+/// draft) instead of [`ARTICLES`].
+pub async fn seed_articles(
+    db: &DatabaseConnection,
+    articles: usize,
+) -> anyhow::Result<(Vec<String>, DateTime<Utc>)> {
     let mut rng = StdRng::seed_from_u64(2020);
     let start: DateTime<Utc> = "2024-01-01T00:00:00Z".parse()?;
     let txn = db.begin().await?;
@@ -170,9 +179,9 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<(Vec<String>, DateT
         .map(|t| t.id)
         .collect();
 
-    let mut slugs = Vec::with_capacity(ARTICLES);
+    let mut slugs = Vec::with_capacity(articles);
     let mut last = start;
-    for chunk in (0..ARTICLES).collect::<Vec<_>>().chunks(CHUNK) {
+    for chunk in (0..articles).collect::<Vec<_>>().chunks(CHUNK) {
         let rows: Vec<article::ActiveModel> = chunk
             .iter()
             .map(|i| {

@@ -371,6 +371,21 @@ impl TestApp {
         if signals {
             app.stop_on_signals()?;
         }
+        let mut setup = setup;
+        if let Some(cache) = app.cache() {
+            // A test that arranges rows mid-test writes behind the server's back, as a CLI
+            // would; it tells this server's response cache at once, as the server's own writes
+            // do (other servers hear of it through PostgreSQL, or not at all on SQLite).
+            setup.set_metric_callback(move |info| {
+                let sql = info.statement.sql.trim_start();
+                if !sql
+                    .get(..6)
+                    .is_some_and(|w| w.eq_ignore_ascii_case("select"))
+                {
+                    cache.content_changed();
+                }
+            });
+        }
         let handle = app.handle();
         let views = app.views();
         let running = tokio::spawn(app.run_until_stopped());

@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IdenStatic, Iterable, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
     sea_query::{Expr, ExprTrait, Query},
 };
 
@@ -124,6 +124,56 @@ impl Audience {
             Audience::Editor => Expr::cust("COALESCE(articles.published_at, articles.created_at)"),
         }
     }
+}
+
+/// Which columns of each article a list reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Columns {
+    /// Every column.
+    #[default]
+    All,
+    /// Every column but the body, which is left empty. Most lists show no bodies, and a page of
+    /// 3-5 KB bodies (kept out of line and compressed by PostgreSQL) costs more to read, decode
+    /// and copy than everything else on it; [`body_of`] reads one when it is wanted after all.
+    WithoutBody,
+}
+
+impl Columns {
+    /// `query` reading these columns.
+    fn select(self, query: Select<article::Entity>) -> Select<article::Entity> {
+        match self {
+            Columns::All => query,
+            Columns::WithoutBody => query
+                .select_only()
+                .columns(article::Column::iter().filter(|c| !matches!(c, article::Column::Body)))
+                .column_as(Expr::val(""), article::Column::Body.as_str()),
+        }
+    }
+
+    /// The select list of a hand-written query over `articles`.
+    fn sql(self) -> String {
+        article::Column::iter()
+            .map(|c| match (self, c) {
+                (Columns::WithoutBody, article::Column::Body) => "'' AS body".to_owned(),
+                (_, c) => format!("articles.{}", c.as_str()),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The body of the article `id`, with its format, for an article read without it.
+pub async fn body_of<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<Option<(String, crate::entities::BodyFormat)>> {
+    Ok(article::Entity::find_by_id(id)
+        .select_only()
+        .column(article::Column::Body)
+        .column(article::Column::BodyFormat)
+        .into_tuple()
+        .one(db)
+        .await?)
 }
 
 /// Newest or oldest first.
@@ -260,7 +310,7 @@ pub fn cursor_of(article: &article::Model) -> TimeCursor {
     }
 }
 
-/// One page of the visible articles matching `filter`, in `order`.
+/// One page of the visible articles matching `filter`, in `order`, each read with `columns`.
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
@@ -268,11 +318,12 @@ pub async fn list<C: ConnectionTrait>(
     filter: &ArticleFilter,
     order: ArticleOrder,
     page: &PageRequest<TimeCursor>,
+    columns: Columns,
 ) -> Result<Page<article::Model>> {
     let base = article::Entity::find()
         .filter(audience.condition(now))
         .filter(filter.resolve(db, audience, now).await?);
-    keyset_page(db, base, audience, order, page).await
+    keyset_page(db, base, audience, order, page, columns).await
 }
 
 /// How many articles `audience` may see match `filter`.
@@ -297,6 +348,7 @@ async fn keyset_page<C: ConnectionTrait>(
     audience: Audience,
     order: ArticleOrder,
     page: &PageRequest<TimeCursor>,
+    columns: Columns,
 ) -> Result<Page<article::Model>> {
     // Reading newest-first forwards, or oldest-first backwards, walks the index descending.
     let descending = matches!(
@@ -328,7 +380,8 @@ async fn keyset_page<C: ConnectionTrait>(
         beyond =
             crate::pagination::any_row(db, base.filter(other_side), article::Column::Id).await?;
     }
-    let rows = order_by_time(rows_query, audience, descending)
+    let rows = columns
+        .select(order_by_time(rows_query, audience, descending))
         .limit(page.limit + 1)
         .all(db)
         .await?;
@@ -373,14 +426,35 @@ pub async fn by_id<C: ConnectionTrait>(
         .await?)
 }
 
+/// The next instant after `now` at which an article becomes visible by itself (a scheduled or
+/// future-dated one reaching its publish time), if any: what readers see can change then with
+/// no write. Served by the partial index on visible articles' publish times.
+pub async fn next_visible_at<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>> {
+    let next: Option<Option<DateTime<Utc>>> = article::Entity::find()
+        .select_only()
+        .column(article::Column::PublishedAt)
+        .filter(Expr::cust(VISIBLE_STATUSES))
+        .filter(article::Column::PublishedAt.gt(now))
+        .order_by_asc(article::Column::PublishedAt)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(next.flatten())
+}
+
 /// 同类资讯: articles `audience` may see in public lists, in the same channel or sharing a tag
-/// with `article`, newest first, never the article itself.
+/// with `article`, newest first, never the article itself; each read with `columns`.
 pub async fn related<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
     audience: Audience,
     article: &article::Model,
     first: u64,
+    columns: Columns,
 ) -> Result<Vec<article::Model>> {
     // The newest `first` of each kind, each read from an index with a limit, then merged: one
     // query with `channel = ? OR shares a tag` made both planners collect and sort every
@@ -388,7 +462,7 @@ pub async fn related<C: ConnectionTrait>(
     let visible = audience.public_sql();
     let newest = "ORDER BY articles.published_at DESC, articles.id DESC LIMIT ?";
     let sql = format!(
-        "SELECT * FROM articles WHERE articles.id IN ( \
+        "SELECT {} FROM articles WHERE articles.id IN ( \
            SELECT id FROM (SELECT articles.id FROM articles \
              WHERE {visible} AND articles.channel_id = ? AND articles.id <> ? {newest}) same_channel \
            UNION \
@@ -396,7 +470,8 @@ pub async fn related<C: ConnectionTrait>(
              WHERE {visible} AND articles.id <> ? AND articles.id IN ( \
                SELECT article_id FROM article_tags WHERE tag_id IN ( \
                  SELECT tag_id FROM article_tags WHERE article_id = ?)) {newest}) shared_tag \
-         ) {newest}"
+         ) {newest}",
+        columns.sql()
     );
     let limit = i64::try_from(first).unwrap_or(i64::MAX);
     let values: Vec<sea_orm::Value> = vec![

@@ -203,6 +203,7 @@ pub async fn build<C: ConnectionTrait>(
         &filter,
         ArticleOrder::Newest,
         &PageRequest::first(limit.min(MAX_ITEMS)),
+        articles::Columns::All,
     )
     .await?;
     let items = items(db, &page.items, site).await?;

@@ -24,6 +24,7 @@ use crate::{
         ws::WsSettings,
     },
     publications::PublicationHub,
+    response_cache::ResponseCache,
     rest,
     views::{ViewService, ViewSettings},
     webhooks::{WebhookSettings, WebhookWorker},
@@ -56,6 +57,8 @@ pub struct AppState {
     pub publications: Arc<PublicationHub>,
     /// How subscription connections behave.
     pub ws: WsSettings,
+    /// Whole answers to reads; `None` when `NEWSROOM_RESPONSE_CACHE` is off.
+    pub cache: Option<Arc<ResponseCache>>,
 }
 
 /// A bound, not yet running, server.
@@ -67,6 +70,7 @@ pub struct Application {
     publications: Arc<PublicationHub>,
     /// Told once to begin a graceful stop (see [`Application::stop_on_signals`]).
     stopping: Arc<tokio::sync::Notify>,
+    cache: Option<Arc<ResponseCache>>,
 }
 
 impl Application {
@@ -99,6 +103,12 @@ impl Application {
         )
         .await
         .map_err(|e| anyhow::anyhow!("connecting to REDIS_URL: {e}"))?;
+        let cache = ResponseCache::from_config(config, db.clone(), clock.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("listening for content changes: {e}"))?;
+        if let Some(cache) = &cache {
+            views.on_write(cache.clone());
+        }
         views.start();
         let webhook_settings = WebhookSettings::from_config(config);
         let webhooks = WebhookWorker::new(
@@ -143,6 +153,7 @@ impl Application {
             persisted: Arc::new(PersistedQueries::new(config.graphql_allow_list)),
             publications: publications.clone(),
             ws: WsSettings::from_config(config),
+            cache: cache.clone(),
         };
         let max_body = config.max_body_bytes;
         let console = config.env == Environment::Development;
@@ -157,6 +168,9 @@ impl Application {
         let closing = publications.clone();
         let mut server = HttpServer::new(move || {
             let app = App::new()
+                .wrap(actix_web::middleware::from_fn(
+                    crate::response_cache::rest_reads,
+                ))
                 .wrap(actix_web::middleware::from_fn(
                     crate::caching::conditional_get,
                 ))
@@ -203,6 +217,7 @@ impl Application {
             webhooks,
             publications,
             stopping,
+            cache,
         })
     }
 
@@ -248,6 +263,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.publications.shutdown().await;
+        if let Some(cache) = &self.cache {
+            cache.stop();
+        }
         tracing::info!(
             buffered_views = self.views.buffered(),
             "requests drained: writing buffered views and webhook state"
@@ -259,6 +277,11 @@ impl Application {
     /// The view counter, to flush it from a test without waiting for its timer.
     pub fn views(&self) -> Arc<ViewService> {
         self.views.clone()
+    }
+
+    /// The response cache, if it is on: tests that write rows behind the server's back tell it.
+    pub fn cache(&self) -> Option<Arc<ResponseCache>> {
+        self.cache.clone()
     }
 
     /// The server handle, to stop it from a test. [`ServerHandle::stop`] drains like a signal

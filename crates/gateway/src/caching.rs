@@ -64,9 +64,12 @@ pub async fn conditional_get(
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         return Ok(ServiceResponse::new(req, res.set_body(BoxBody::new(bytes))));
     }
-    let digest = Sha256::digest(&bytes);
-    let tag: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    let etag = format!("\"{tag}\"");
+    // An answer from the response cache carries the ETag computed when it was stored.
+    let etag = match headers.get(header::ETAG).and_then(|v| v.to_str().ok()) {
+        Some(stored) => stored.to_owned(),
+        None => etag_of(&bytes),
+    };
+    let tag = etag.trim_matches('"').to_owned();
     let now = SystemTime::now();
     let modified = first_seen.map_or(now, |seen| seen.0.get_with(tag, || now));
     headers.insert(header::ETAG, header_value(&etag));
@@ -111,6 +114,13 @@ pub async fn conditional_get(
         return Ok(ServiceResponse::new(req, unchanged.finish()));
     }
     Ok(ServiceResponse::new(req, res.set_body(BoxBody::new(bytes))))
+}
+
+/// The strong `ETag` of a body: the first 16 bytes of its SHA-256, in hex, quoted.
+pub fn etag_of(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let tag: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("\"{tag}\"")
 }
 
 fn header_text(req: &ServiceRequest, name: header::HeaderName) -> Option<String> {

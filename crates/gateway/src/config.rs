@@ -161,6 +161,14 @@ pub struct Config {
     /// `NEWSROOM_LOG_FORMAT`: `json` or `text`; unset means JSON in production, text in
     /// development.
     pub log_format: Option<LogFormat>,
+    /// `NEWSROOM_RESPONSE_CACHE`: whether whole answers to anonymous readers and partners are
+    /// kept in memory (see [`crate::response_cache`]).
+    pub response_cache: bool,
+    /// `NEWSROOM_RESPONSE_CACHE_MB`: the most memory the cached answers may take, in MiB.
+    pub response_cache_mb: u64,
+    /// `NEWSROOM_RESPONSE_CACHE_TTL_SECS`: the longest a cached answer is served, however
+    /// quiet the content; a safety net behind invalidation.
+    pub response_cache_ttl_secs: u64,
 }
 
 /// How log lines are written.
@@ -251,6 +259,9 @@ impl Default for Config {
             webhook_allow_private: None,
             cors_origins: None,
             log_format: None,
+            response_cache: true,
+            response_cache_mb: 32,
+            response_cache_ttl_secs: 60,
         }
     }
 }
@@ -427,6 +438,12 @@ impl Config {
         if !(10..=60_000).contains(&self.webhook_poll_ms) {
             return invalid("NEWSROOM_WEBHOOK_POLL_MS must be between 10 and 60000");
         }
+        if !(1..=65_536).contains(&self.response_cache_mb) {
+            return invalid("NEWSROOM_RESPONSE_CACHE_MB must be between 1 and 65536");
+        }
+        if !(1..=86_400).contains(&self.response_cache_ttl_secs) {
+            return invalid("NEWSROOM_RESPONSE_CACHE_TTL_SECS must be between 1 and 86400");
+        }
         for origin in self.cors_origins.iter().flatten() {
             if origin != "*" && !is_origin(origin) {
                 return Err(ConfigError::Invalid(format!(
@@ -592,6 +609,20 @@ mod tests {
                     ..Config::default()
                 },
                 "NEWSROOM_VIEW_BUFFER_MAX",
+            ),
+            (
+                Config {
+                    response_cache_mb: 0,
+                    ..Config::default()
+                },
+                "NEWSROOM_RESPONSE_CACHE_MB",
+            ),
+            (
+                Config {
+                    response_cache_ttl_secs: 0,
+                    ..Config::default()
+                },
+                "NEWSROOM_RESPONSE_CACHE_TTL_SECS",
             ),
         ] {
             let err = config.validate().unwrap_err().to_string();

@@ -12,6 +12,7 @@ pub mod graphql;
 pub mod limits;
 pub mod ops;
 pub mod publications;
+pub mod response_cache;
 pub mod rest;
 pub mod views;
 pub mod webhooks;

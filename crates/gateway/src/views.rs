@@ -169,6 +169,8 @@ pub struct ViewService {
     rankings: moka::future::Cache<RankingKey, Arc<Vec<Ranked>>>,
     stop: Notify,
     flusher: Mutex<Option<JoinHandle<()>>>,
+    /// Told each time view counts are written, so cached answers that show them are dropped.
+    cache: std::sync::OnceLock<Arc<crate::response_cache::ResponseCache>>,
 }
 
 impl ViewService {
@@ -221,6 +223,7 @@ impl ViewService {
             dropped: AtomicU64::new(0),
             stop: Notify::new(),
             flusher: Mutex::new(None),
+            cache: std::sync::OnceLock::new(),
         }))
     }
 
@@ -297,6 +300,11 @@ impl ViewService {
         ))
     }
 
+    /// Tells `cache` whenever this service writes view counts.
+    pub fn on_write(&self, cache: Arc<crate::response_cache::ResponseCache>) {
+        let _ = self.cache.set(cache);
+    }
+
     /// Views counted but not yet written, those being written included.
     pub fn buffered(&self) -> i64 {
         let buffer = self.buffer();
@@ -327,6 +335,11 @@ impl ViewService {
         buffer.flushing_views -= views;
         if written.is_err() {
             buffer.pending.merge(batch);
+        }
+        if written.is_ok() {
+            if let Some(cache) = self.cache.get() {
+                cache.views_written();
+            }
         }
         written
     }

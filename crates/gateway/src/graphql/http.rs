@@ -47,11 +47,13 @@ use crate::{
     app::{AppState, user_agent},
     auth::{self, Caller},
     graphql::{
+        cacheable,
         errors::{Code, ensure_codes, has_code},
         limits::{self, QueryLimits, over_limit},
         loaders::RequestContext,
         persisted,
     },
+    response_cache::{self, Class},
 };
 
 /// The response media types the endpoint speaks.
@@ -614,6 +616,8 @@ pub(crate) struct Ready {
     pub(crate) request: async_graphql::Request,
     /// The name of the operation to run, when the document names it.
     pub(crate) name: Option<String>,
+    /// What the response cache makes of it.
+    shape: cacheable::Shape,
 }
 
 /// Checks one operation: a query (sent, or named by its persisted hash), no NUL, its length,
@@ -699,6 +703,7 @@ pub(crate) async fn prepare(
     let variables = Variables::from_json(Value::Object(params.variables));
     required_variables(&doc, params.operation_name.as_deref(), &variables)
         .map_err(Refusal::Request)?;
+    let shape = cacheable::shape(&doc, params.operation_name.as_deref());
     limits::check(limits, &doc, &variables).map_err(Refusal::Request)?;
     if let Some(hash) = remember {
         state.persisted.remember(hash, &query).await;
@@ -709,7 +714,11 @@ pub(crate) async fn prepare(
         request = request.operation_name(name);
     }
     request.set_parsed_query(doc);
-    Ok(Ready { request, name })
+    Ok(Ready {
+        request,
+        name,
+        shape,
+    })
 }
 
 /// The name of the operation `operation_name` selects in `doc`, if it selects a named one.
@@ -800,6 +809,19 @@ async fn run_one(
     via: Transport,
     tally: &mut Tally,
 ) -> HttpResponse {
+    let cache = state.cache.as_deref();
+    let key = cache.map(|_| cache_key(media, &params));
+    // An anonymous repeat is answered before the query is even parsed: an answer is stored only
+    // once its query passed every check, and nothing about a reader can change the verdict.
+    // (With the allow-list on, a registration may be removed meanwhile, so it checks first.)
+    let early =
+        !http.headers().contains_key(header::AUTHORIZATION) && !state.persisted.allow_list();
+    if let (Some(cache), Some(key), true) = (cache, key, early)
+        && let Some(hit) = cache.get(Class::Reader, key)
+    {
+        tally.add(params.operation_name.clone(), "ok");
+        return hit.response();
+    }
     let ready = match prepare(state, params, via).await {
         Ok(ready) => ready,
         Err(refusal) => {
@@ -815,16 +837,80 @@ async fn run_one(
             return response;
         }
     };
-    match execute(state, http, caller, ready).await {
-        Outcome::Ran { response, started } => {
-            tally.add(name, outcome(&response.errors));
-            ran(media, &state.limits, response, started)
+    let shape = ready.shape;
+    let class = Class::of(&caller).filter(|_| shape.shared);
+    let mut storing = None;
+    if let (Some(cache), Some(key), Some(class)) = (cache, key, class) {
+        if !(early && class == Class::Reader)
+            && let Some(hit) = cache.get(class, key)
+        {
+            tally.add(name, "ok");
+            return hit.response();
         }
-        Outcome::Refused(refusal) => {
-            tally.refused(name, &refusal);
-            refuse(media, refusal)
-        }
+        storing = cache
+            .ticket()
+            .await
+            .map(|ticket| (cache, key, class, ticket));
     }
+    let ran_or_refused = execute(state, http, caller, ready).await;
+    match &ran_or_refused {
+        Outcome::Ran { response, .. } => tally.add(name, outcome(&response.errors)),
+        Outcome::Refused(refusal) => tally.refused(name, refusal),
+    }
+    let mut response = match (ran_or_refused, storing) {
+        (
+            Outcome::Ran {
+                response,
+                started: true,
+            },
+            Some((cache, key, class, ticket)),
+        ) if response.errors.is_empty() => match serde_json::to_vec(&response) {
+            Ok(bytes) => {
+                let bytes = web::Bytes::from(bytes);
+                let content_type = header::HeaderValue::from_static(media.content_type());
+                cache.put(
+                    class,
+                    key,
+                    ticket,
+                    bytes.clone(),
+                    content_type.clone(),
+                    shape.volatile,
+                );
+                HttpResponse::Ok()
+                    .insert_header((header::CONTENT_TYPE, content_type))
+                    .body(bytes)
+            }
+            Err(_) => answer(media, StatusCode::OK, &response),
+        },
+        (Outcome::Ran { response, started }, _) => ran(media, &state.limits, response, started),
+        (Outcome::Refused(refusal), _) => refuse(media, refusal),
+    };
+    if cache.is_some() {
+        let verdict = if class.is_some() { "MISS" } else { "BYPASS" };
+        response_cache::mark(&mut response, verdict);
+    }
+    response
+}
+
+/// What identifies an operation for the response cache, apart from the caller: the media type,
+/// the query as sent (text and persisted hash), the operation's name and the variables.
+fn cache_key(media: Media, params: &Params) -> response_cache::Request {
+    let variables = serde_json::to_vec(&params.variables).unwrap_or_default();
+    let hash = params
+        .extensions
+        .get("persistedQuery")
+        .map(Value::to_string)
+        .unwrap_or_default();
+    // A leading byte tells an absent value from an empty one.
+    let given = |v: Option<&str>| v.map(|v| format!("+{v}")).unwrap_or_default();
+    response_cache::Request::digest(&[
+        b"graphql",
+        media.content_type().as_bytes(),
+        given(params.query.as_deref()).as_bytes(),
+        hash.as_bytes(),
+        given(params.operation_name.as_deref()).as_bytes(),
+        &variables,
+    ])
 }
 
 /// The answer to one operation that reached the schema.
@@ -988,6 +1074,7 @@ fn unavailable(media: Media, message: &str) -> HttpResponse {
     ))
 }
 
+/// Runs an operation; a mutation that may have changed content empties the response cache.
 async fn execute(state: &AppState, http: &HttpRequest, caller: Caller, ready: Ready) -> Outcome {
     let now = state.clock.now();
     let client_addr = http.peer_addr().map(|a| a.ip().to_string());
@@ -995,6 +1082,11 @@ async fn execute(state: &AppState, http: &HttpRequest, caller: Caller, ready: Re
     let started = Arc::new(ExecutionStarted::default());
     let request = ready.request.data(context).data(started.clone());
     let mut response = state.schema.execute(request).await;
+    if ready.shape.changes_content
+        && let Some(cache) = &state.cache
+    {
+        cache.content_changed();
+    }
     ensure_codes(&mut response);
     Outcome::Ran {
         response,

@@ -1,6 +1,7 @@
 //! The GraphQL schema: built once at start-up and shared by every worker; each request gets its
 //! own [`loaders::RequestContext`].
 
+pub mod cacheable;
 pub mod errors;
 pub mod guards;
 pub mod http;

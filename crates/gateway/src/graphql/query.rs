@@ -128,6 +128,15 @@ fn page_request<C: Cursor>(
     PageRequest::from_relay(first, after.as_deref(), last, before.as_deref()).map_err(from_domain)
 }
 
+/// What to read of each article for these selections: the body only when one selects it.
+pub(crate) fn columns_for(nodes: &[async_graphql::Lookahead<'_>]) -> articles::Columns {
+    if nodes.iter().any(|n| n.field("body").exists()) {
+        articles::Columns::All
+    } else {
+        articles::Columns::WithoutBody
+    }
+}
+
 /// A connection over a page of rows keyed by slug, each wrapped in its GraphQL object.
 fn slug_connection<R, N: async_graphql::OutputType>(
     rows: newsroom_domain::pagination::Page<R>,
@@ -389,16 +398,20 @@ impl Query {
         } else {
             req.audience().public()
         };
-        let rows = articles::list(&req.db, req.now, audience, &filter, order, &page)
-            .await
-            .gql()?;
         let look = ctx.look_ahead();
-        req.prime(
-            &rows.items,
-            &[look.field("edges").field("node"), look.field("nodes")],
+        let nodes = [look.field("edges").field("node"), look.field("nodes")];
+        let rows = articles::list(
+            &req.db,
+            req.now,
+            audience,
+            &filter,
+            order,
+            &page,
+            columns_for(&nodes),
         )
         .await
         .gql()?;
+        req.prime(&rows.items, &nodes).await.gql()?;
         let mut connection = Connection::with_additional_fields(
             rows.has_previous,
             rows.has_next,

@@ -194,8 +194,22 @@ impl Article {
     }
 
     /// The body, as sanitized HTML or as plain text.
-    async fn body(&self, #[graphql(default)] format: TextFormat) -> String {
-        format.render(&self.0.body, self.0.body_format)
+    async fn body(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] format: TextFormat,
+    ) -> async_graphql::Result<String> {
+        if !self.0.body.is_empty() {
+            return Ok(format.render(&self.0.body, self.0.body_format));
+        }
+        // Read without its body (lists read one only when a selection asks for it, which the
+        // lookahead cannot always tell, as through a fragment on an interface); read it now.
+        let stored = articles::body_of(&request(ctx)?.db, self.0.id)
+            .await
+            .gql()?;
+        Ok(stored.map_or_else(String::new, |(body, body_format)| {
+            format.render(&body, body_format)
+        }))
     }
 
     /// The cover image URL (推荐图文 shows it).
@@ -320,10 +334,12 @@ impl Article {
     ) -> async_graphql::Result<Vec<Article>> {
         let first = list_size("first", first)?;
         let req = request(ctx)?;
-        let rows = articles::related(&req.db, req.now, req.audience(), &self.0, first)
+        let look = [ctx.look_ahead()];
+        let columns = super::query::columns_for(&look);
+        let rows = articles::related(&req.db, req.now, req.audience(), &self.0, first, columns)
             .await
             .gql()?;
-        req.prime(&rows, &[ctx.look_ahead()]).await.gql()?;
+        req.prime(&rows, &look).await.gql()?;
         Ok(rows.into_iter().map(Article).collect())
     }
 }

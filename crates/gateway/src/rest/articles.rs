@@ -49,7 +49,17 @@ pub async fn list_articles(
     let order = order.order()?;
     let audience = audience(&state, &http).await?;
     let now = state.clock.now();
-    let rows = articles::list(&state.db, now, audience, &filter, order, &page).await?;
+    // List items carry no body.
+    let rows = articles::list(
+        &state.db,
+        now,
+        audience,
+        &filter,
+        order,
+        &page,
+        articles::Columns::WithoutBody,
+    )
+    .await?;
     let relations = ArticleRelations::load(&state.db, &rows.items).await?;
     let site = SiteSettings::load(&state.db).await?;
     Ok(web::Json(ArticlePage::from_rows(

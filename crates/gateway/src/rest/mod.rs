@@ -17,7 +17,7 @@ mod params;
 mod rankings;
 mod search;
 
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 pub(crate) use errors::internal;
@@ -64,19 +64,30 @@ async fn no_route(http: HttpRequest) -> HttpResponse {
     .error_response()
 }
 
+/// The caller of a request that [`crate::response_cache::rest_reads`] already admitted
+/// (authenticated and counted), so the handler does not do it twice.
+#[derive(Debug, Clone)]
+pub(crate) struct Admitted(pub Caller);
+
 /// Who is calling: anonymous without an `Authorization` header; a refused token is a 401, never
 /// silently an anonymous request; a partner over its request limit is a 429 with `Retry-After`.
 pub(crate) async fn authenticated(
     state: &AppState,
     http: &HttpRequest,
 ) -> Result<Caller, ApiError> {
-    auth::admit(state, http, 1)
-        .await
-        .map_err(|refusal| match refusal {
-            Refusal::Unauthenticated(reason) => ApiError::new(ErrorCode::Unauthenticated, reason),
-            Refusal::RateLimited(wait) => ApiError::rate_limited(wait),
-            Refusal::Unavailable(message) => ApiError::unavailable(message, message),
-        })
+    if let Some(Admitted(caller)) = http.extensions().get::<Admitted>() {
+        return Ok(caller.clone());
+    }
+    auth::admit(state, http, 1).await.map_err(refused)
+}
+
+/// The REST answer to a request refused before it ran.
+pub(crate) fn refused(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::Unauthenticated(reason) => ApiError::new(ErrorCode::Unauthenticated, reason),
+        Refusal::RateLimited(wait) => ApiError::rate_limited(wait),
+        Refusal::Unavailable(message) => ApiError::unavailable(message, message),
+    }
 }
 
 /// [`authenticated`] for routes that answer in other formats (the feeds).

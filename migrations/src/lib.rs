@@ -17,6 +17,7 @@ mod m20261127_000008_add_token_rate_limits;
 mod m20261127_000009_create_article_changes;
 mod m20261127_000011_create_webhooks;
 mod m20261127_000012_create_persisted_operations;
+mod m20261127_000014_add_feed_ingest;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000009_create_article_changes::Migration),
             Box::new(m20261127_000011_create_webhooks::Migration),
             Box::new(m20261127_000012_create_persisted_operations::Migration),
+            Box::new(m20261127_000014_add_feed_ingest::Migration),
         ]
     }
 }

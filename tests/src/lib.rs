@@ -439,6 +439,13 @@ impl TestApp {
                 name: current.name,
                 homepage: current.homepage,
                 feed_url: current.feed_url,
+                feed_channel: match current.feed_channel_id {
+                    Some(id) => newsroom_domain::entities::channel::Entity::find_by_id(id)
+                        .one(&self.db)
+                        .await?
+                        .map(|c| c.slug),
+                    None => None,
+                },
                 license: current.license,
                 syndication_allowed: !current.syndication_allowed,
                 disclaimer: current.disclaimer,

@@ -20,6 +20,7 @@ use crate::{
     config::{Config, Environment},
     feeds,
     graphql::{self, NewsroomSchema, Services, limits::QueryLimits, persisted::PersistedQueries},
+    ingest::{IngestSettings, IngestWorker},
     rest,
     views::{ViewService, ViewSettings},
     webhooks::{WebhookSettings, WebhookWorker},
@@ -56,12 +57,14 @@ pub struct Application {
     server: Server,
     views: Arc<ViewService>,
     webhooks: Arc<WebhookWorker>,
+    ingest: Option<Arc<IngestWorker>>,
 }
 
 impl Application {
     /// Binds `config.bind` and builds the server over `db`, connecting to Redis when configured
-    /// and starting the view flusher and the webhook worker. `segmenter` is built once by the caller (it loads the
-    /// dictionaries, see [`crate::cli::segmenter`]) and shared by every worker.
+    /// and starting the view flusher, the webhook worker and (with `NEWSROOM_INGEST`) the feed
+    /// ingest. `segmenter` is built once by the caller (it loads the dictionaries, see
+    /// [`crate::cli::segmenter`]) and shared by every worker.
     pub async fn build(
         config: &Config,
         auth: AuthKeys,
@@ -95,6 +98,18 @@ impl Application {
             webhook_settings.clone(),
         )?;
         webhooks.start();
+        let ingest = if config.ingest {
+            let worker = IngestWorker::new(
+                worker_pool(config, &db).await?,
+                segmenter.clone(),
+                clock.clone(),
+                IngestSettings::from_config(config),
+            )?;
+            worker.start();
+            Some(worker)
+        } else {
+            None
+        };
         let limiter = crate::limits::RateLimiter::new(
             config.partner_rate_limit,
             config.redis_url.as_deref(),
@@ -161,6 +176,7 @@ impl Application {
             server: server.run(),
             views,
             webhooks,
+            ingest,
         })
     }
 
@@ -176,6 +192,9 @@ impl Application {
         let served = self.server.await;
         self.views.shutdown().await;
         self.webhooks.shutdown().await;
+        if let Some(ingest) = &self.ingest {
+            ingest.shutdown().await;
+        }
         served
     }
 

@@ -127,6 +127,19 @@ pub struct Config {
     /// `NEWSROOM_WEBHOOK_ALLOW_PRIVATE`: whether webhook URLs may point at loopback, private and
     /// link-local addresses; unset means yes in development and no in production.
     pub webhook_allow_private: Option<bool>,
+    /// `NEWSROOM_INGEST`: whether `serve` takes in sources' feeds by itself (`newsroom ingest`
+    /// does it on demand either way).
+    pub ingest: bool,
+    /// `NEWSROOM_INGEST_INTERVAL_SECS`: how often each feed is fetched; after a failure the wait
+    /// starts from this and doubles, up to a day.
+    pub ingest_interval_secs: u64,
+    /// `NEWSROOM_INGEST_TIMEOUT_MS`: how long fetching one feed may take.
+    pub ingest_timeout_ms: u64,
+    /// `NEWSROOM_INGEST_MAX_BYTES`: the largest feed read; a longer one fails.
+    pub ingest_max_bytes: u64,
+    /// `NEWSROOM_INGEST_ALLOW_PRIVATE`: whether feed URLs may point at loopback, private and
+    /// link-local addresses; unset means yes in development and no in production.
+    pub ingest_allow_private: Option<bool>,
     /// `NEWSROOM_CORS_ORIGINS`: the origins browsers may call the API from, comma-separated
     /// (`https://www.example.com,https://app.example.com`), or `*` for any. Unset means any
     /// `localhost` / `127.0.0.1` / `[::1]` origin in development and none in production.
@@ -214,6 +227,11 @@ impl Default for Config {
             webhook_max_attempts: 20,
             webhook_poll_ms: 1_000,
             webhook_allow_private: None,
+            ingest: false,
+            ingest_interval_secs: 1800,
+            ingest_timeout_ms: 10_000,
+            ingest_max_bytes: 5 * 1024 * 1024,
+            ingest_allow_private: None,
             cors_origins: None,
             log_format: None,
         }
@@ -225,6 +243,13 @@ impl Config {
     /// development.
     pub fn webhook_allow_private(&self) -> bool {
         self.webhook_allow_private
+            .unwrap_or(self.env == Environment::Development)
+    }
+
+    /// Whether feed URLs may point at non-public addresses: as configured, else only in
+    /// development.
+    pub fn ingest_allow_private(&self) -> bool {
+        self.ingest_allow_private
             .unwrap_or(self.env == Environment::Development)
     }
 
@@ -355,6 +380,15 @@ impl Config {
         }
         if !(10..=60_000).contains(&self.webhook_poll_ms) {
             return invalid("NEWSROOM_WEBHOOK_POLL_MS must be between 10 and 60000");
+        }
+        if !(60..=7 * 24 * 3600).contains(&self.ingest_interval_secs) {
+            return invalid("NEWSROOM_INGEST_INTERVAL_SECS must be between 60 and 604800");
+        }
+        if !(100..=120_000).contains(&self.ingest_timeout_ms) {
+            return invalid("NEWSROOM_INGEST_TIMEOUT_MS must be between 100 and 120000");
+        }
+        if !(1024..=100 * 1024 * 1024).contains(&self.ingest_max_bytes) {
+            return invalid("NEWSROOM_INGEST_MAX_BYTES must be between 1024 and 104857600");
         }
         for origin in self.cors_origins.iter().flatten() {
             if origin != "*" && !is_origin(origin) {
@@ -487,6 +521,20 @@ mod tests {
                 },
                 "NEWSROOM_WEBHOOK_POLL_MS",
             ),
+            (
+                Config {
+                    ingest_interval_secs: 5,
+                    ..Config::default()
+                },
+                "NEWSROOM_INGEST_INTERVAL_SECS",
+            ),
+            (
+                Config {
+                    ingest_max_bytes: 10,
+                    ..Config::default()
+                },
+                "NEWSROOM_INGEST_MAX_BYTES",
+            ),
         ] {
             let err = config.validate().unwrap_err().to_string();
             assert!(err.contains(setting), "{err}");
@@ -501,6 +549,20 @@ mod tests {
         assert!(!config.webhook_allow_private());
         config.webhook_allow_private = Some(true);
         assert!(config.webhook_allow_private());
+    }
+
+    #[test]
+    fn ingest_is_off_unless_configured() {
+        let config =
+            Config::from_figment(Figment::from(Serialized::defaults(Config::default()))).unwrap();
+        assert!(!config.ingest);
+        assert!(config.ingest_allow_private());
+        let config = Config::from_figment(
+            Figment::from(Serialized::defaults(Config::default()))
+                .merge(Serialized::global("ingest", true)),
+        )
+        .unwrap();
+        assert!(config.ingest);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod feeds;
 pub mod graphql;
+pub mod ingest;
 pub mod limits;
 pub mod ops;
 pub mod rest;

@@ -217,7 +217,7 @@ async fn content(
 /// Resolves names for webhook requests to public addresses only, so that a public name cannot
 /// lead a request into the server's own network. Addresses are checked here, where the connection
 /// is made, not when the URL was registered: a name can resolve differently later.
-struct PublicAddressesOnly;
+pub(crate) struct PublicAddressesOnly;
 
 impl reqwest::dns::Resolve for PublicAddressesOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
@@ -256,7 +256,7 @@ pub fn client(timeout: Duration, urls: UrlPolicy) -> reqwest::Result<reqwest::Cl
 
 /// What went wrong with a request, for the delivery log: the kind of failure and its innermost
 /// cause, without the URL.
-fn describe(err: &reqwest::Error, timeout: Duration) -> String {
+pub(crate) fn describe(err: &reqwest::Error, timeout: Duration) -> String {
     if err.is_timeout() {
         return format!("no answer within {} ms", timeout.as_millis());
     }

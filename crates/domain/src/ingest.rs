@@ -21,8 +21,10 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionSession, TransactionTrait, sea_query::Expr,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect, TransactionSession, TransactionTrait,
+    sea_query::{Expr, NullOrdering},
 };
 
 use crate::{
@@ -288,7 +290,7 @@ fn due_condition(now: DateTime<Utc>) -> Condition {
 pub async fn due<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<Vec<source::Model>> {
     Ok(source::Entity::find()
         .filter(due_condition(now))
-        .order_by_asc(source::Column::FeedNextAt)
+        .order_by_with_nulls(source::Column::FeedNextAt, Order::Asc, NullOrdering::First)
         .order_by_asc(source::Column::Id)
         .all(db)
         .await?)
@@ -503,6 +505,14 @@ mod tests {
         let skipped: Vec<usize> = feed.skipped.iter().map(|s| s.position).collect();
         assert_eq!(skipped, [2, 4, 5], "{:?}", feed.skipped);
         assert!(feed.skipped[0].reason.contains("no link"));
+    }
+
+    #[test]
+    fn a_cut_off_feed_is_no_feed() {
+        // Half a feed must not become half an import.
+        let cut = &RSS[..RSS.find("<item><title>没有链接").unwrap()];
+        let err = parse(cut.as_bytes(), "https://keji.example.cn/rss.xml");
+        assert!(err.is_err(), "{err:?}");
     }
 
     #[test]

@@ -28,17 +28,14 @@ use sea_orm::{
 };
 
 use crate::{
-    editorial::{self, NewArticle},
+    editorial::{self, MAX_AUTHOR, MAX_BODY_BYTES, MAX_LEAD, MAX_TITLE, NewArticle},
     entities::{ArticleKind, BodyFormat, article, channel, feed_item, source},
     error::{Error, Result},
     render,
     search::Segmenter,
 };
 
-const MAX_TITLE: usize = 300;
-const MAX_LEAD: usize = 2000;
-const MAX_AUTHOR: usize = 100;
-const MAX_BODY_BYTES: usize = 1_000_000;
+/// The longest error recorded on a source.
 const MAX_ERROR: usize = 2000;
 /// Links looked up per query.
 const CHUNK: usize = 200;

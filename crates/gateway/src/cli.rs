@@ -360,7 +360,7 @@ async fn export(
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let progress = |n: u64| {
-        if n % every == 0 {
+        if n.is_multiple_of(every) {
             eprintln!("exported {n} records");
         }
     };
@@ -408,7 +408,7 @@ async fn import(
         ))
     };
     let report = transfer::import(db, segmenter, reader.lines(), SystemClock.now(), |n| {
-        if n % every == 0 {
+        if n.is_multiple_of(every) {
             eprintln!("read {n} records");
         }
     })

@@ -8,13 +8,7 @@
 //! to a URL that passes the same check. A feed that cannot be fetched, parsed or stored is
 //! logged and recorded on its source, and tried again later.
 
-use std::{
-    sync::{
-        Arc, Mutex, PoisonError,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use newsroom_domain::{
@@ -26,9 +20,8 @@ use newsroom_domain::{
     webhooks::{self, UrlPolicy},
 };
 use sea_orm::DatabaseConnection;
-use tokio::{sync::Notify, task::JoinHandle};
 
-use crate::config::Config;
+use crate::{background::Background, config::Config};
 
 /// Redirects followed at most.
 const MAX_REDIRECTS: usize = 5;
@@ -231,9 +224,7 @@ pub struct IngestWorker {
     segmenter: Segmenter,
     clock: Arc<dyn Clock>,
     fetcher: Fetcher,
-    stopping: AtomicBool,
-    stop: Notify,
-    task: Mutex<Option<JoinHandle<()>>>,
+    background: Background,
 }
 
 impl IngestWorker {
@@ -249,9 +240,7 @@ impl IngestWorker {
             segmenter,
             clock,
             fetcher: Fetcher::new(settings)?,
-            stopping: AtomicBool::new(false),
-            stop: Notify::new(),
-            task: Mutex::new(None),
+            background: Background::default(),
         }))
     }
 
@@ -264,30 +253,17 @@ impl IngestWorker {
                 if let Err(e) = worker.round().await {
                     tracing::warn!(error = %e, "ingest round failed; will retry");
                 }
-                if worker.stopping.load(Ordering::SeqCst) {
+                if !worker.background.pause(POLL).await {
                     break;
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(POLL) => {}
-                    () = worker.stop.notified() => break,
                 }
             }
         });
-        *self.task.lock().unwrap_or_else(PoisonError::into_inner) = Some(task);
+        self.background.started(task);
     }
 
     /// Stops the task after the feed in hand (each fetch bounded by the timeout).
     pub async fn shutdown(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.stop.notify_one();
-        let task = self
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(task) = task {
-            let _ = task.await;
-        }
+        self.background.stop().await;
     }
 
     /// Takes in every due feed this process manages to claim.
@@ -295,7 +271,7 @@ impl IngestWorker {
         let lease = TimeDelta::from_std(self.fetcher.settings.timeout).unwrap_or(TimeDelta::MAX)
             + LEASE_MARGIN;
         for source in ingest::due(&self.db, self.clock.now()).await? {
-            if self.stopping.load(Ordering::SeqCst) {
+            if self.background.stopping() {
                 break;
             }
             let now = self.clock.now();

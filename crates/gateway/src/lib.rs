@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod background;
 pub mod caching;
 pub mod cli;
 pub mod config;

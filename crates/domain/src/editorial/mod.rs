@@ -38,10 +38,10 @@ pub struct Actor {
     pub user_id: i64,
 }
 
-const MAX_TITLE: usize = 300;
-const MAX_LEAD: usize = 2000;
-const MAX_BODY_BYTES: usize = 1_000_000;
-const MAX_AUTHOR: usize = 100;
+pub(crate) const MAX_TITLE: usize = 300;
+pub(crate) const MAX_LEAD: usize = 2000;
+pub(crate) const MAX_BODY_BYTES: usize = 1_000_000;
+pub(crate) const MAX_AUTHOR: usize = 100;
 const MAX_DISCLAIMER: usize = 2000;
 const MAX_TAGS: usize = 20;
 const MAX_SLUG: usize = 200;

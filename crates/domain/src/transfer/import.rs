@@ -237,6 +237,17 @@ fn same_or_conflict(
     }
 }
 
+/// The slug of the channel `id`, if there is one.
+async fn channel_slug<C: ConnectionTrait>(txn: &C, id: Option<i64>) -> Result<Option<String>> {
+    Ok(match id {
+        Some(id) => channel::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .map(|c| c.slug),
+        None => None,
+    })
+}
+
 async fn setting<C: ConnectionTrait>(
     txn: &C,
     r: SettingRecord,
@@ -300,13 +311,7 @@ async fn channel<C: ConnectionTrait>(
         .one(txn)
         .await?
     {
-        let parent = match stored.parent_id {
-            Some(id) => channel::Entity::find_by_id(id)
-                .one(txn)
-                .await?
-                .map(|p| p.slug),
-            None => None,
-        };
+        let parent = channel_slug(txn, stored.parent_id).await?;
         let slug = checked.slug.clone();
         return same_or_conflict(
             "the channel",
@@ -368,13 +373,7 @@ async fn source<C: ConnectionTrait>(
         .one(txn)
         .await?
     {
-        let feed_channel = match stored.feed_channel_id {
-            Some(id) => channel::Entity::find_by_id(id)
-                .one(txn)
-                .await?
-                .map(|c| c.slug),
-            None => None,
-        };
+        let feed_channel = channel_slug(txn, stored.feed_channel_id).await?;
         return same_or_conflict(
             "the source",
             &input.slug,

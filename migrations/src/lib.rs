@@ -18,6 +18,7 @@ mod m20261127_000009_create_article_changes;
 mod m20261127_000011_create_webhooks;
 mod m20261127_000012_create_persisted_operations;
 mod m20261127_000013_create_search_postings;
+mod m20261127_000014_add_feed_ingest;
 mod m20261127_000015_notify_content_changes;
 
 /// Every migration, in the order it is applied.
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000011_create_webhooks::Migration),
             Box::new(m20261127_000012_create_persisted_operations::Migration),
             Box::new(m20261127_000013_create_search_postings::Migration),
+            Box::new(m20261127_000014_add_feed_ingest::Migration),
             Box::new(m20261127_000015_notify_content_changes::Migration),
         ]
     }

@@ -328,12 +328,18 @@ impl TestApp {
     }
 
     /// Stops this server gracefully and starts a fresh one on the same database.
-    pub async fn restart(mut self) -> anyhow::Result<Self> {
-        let (test_db, config, clock) = (
+    pub async fn restart(self) -> anyhow::Result<Self> {
+        self.restart_with(|_| ()).await
+    }
+
+    /// Like [`TestApp::restart`], with changes to the configuration.
+    pub async fn restart_with(mut self, tweak: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
+        let (test_db, mut config, clock) = (
             self.test_db.clone(),
             self.config.clone(),
             self.clock.clone(),
         );
+        tweak(&mut config);
         self.stop().await?;
         let setup = db::connect(&test_db.url, 4).await?;
         Self::serve(test_db, setup, config, clock, false).await
@@ -487,6 +493,13 @@ impl TestApp {
                 name: current.name,
                 homepage: current.homepage,
                 feed_url: current.feed_url,
+                feed_channel: match current.feed_channel_id {
+                    Some(id) => newsroom_domain::entities::channel::Entity::find_by_id(id)
+                        .one(&self.db)
+                        .await?
+                        .map(|c| c.slug),
+                    None => None,
+                },
                 license: current.license,
                 syndication_allowed: !current.syndication_allowed,
                 disclaimer: current.disclaimer,

@@ -73,20 +73,31 @@ pub async fn seed<C: ConnectionTrait>(db: &C, segmenter: &Segmenter) -> Result<S
     let (inserted, channel_ids) = seed_channels(db, created_at).await?;
     report.channels = inserted;
 
-    let sources = fixed::SOURCES.iter().map(|s| source::ActiveModel {
-        slug: Set(s.slug.to_owned()),
-        name: Set(s.name.to_owned()),
-        homepage: Set(s.homepage.map(str::to_owned)),
-        feed_url: Set(s.feed_url.map(str::to_owned)),
-        license: Set(s.license),
-        syndication_allowed: Set(s.syndication_allowed),
-        disclaimer: Set(s.disclaimer.map(str::to_owned)),
-        takedown_contact: Set(s.takedown_contact.map(str::to_owned)),
-        created_at: Set(created_at),
-        updated_at: Set(created_at),
-        ..Default::default()
+    let sources = fixed::SOURCES.iter().map(|s| {
+        Ok(source::ActiveModel {
+            slug: Set(s.slug.to_owned()),
+            name: Set(s.name.to_owned()),
+            homepage: Set(s.homepage.map(str::to_owned)),
+            feed_url: Set(s.feed_url.map(str::to_owned)),
+            feed_channel_id: Set(s
+                .feed_channel
+                .map(|c| lookup(&channel_ids, c, "channel"))
+                .transpose()?),
+            license: Set(s.license),
+            syndication_allowed: Set(s.syndication_allowed),
+            disclaimer: Set(s.disclaimer.map(str::to_owned)),
+            takedown_contact: Set(s.takedown_contact.map(str::to_owned)),
+            created_at: Set(created_at),
+            updated_at: Set(created_at),
+            ..Default::default()
+        })
     });
-    report.sources = insert_new(db, sources.collect(), [source::Column::Slug]).await?;
+    report.sources = insert_new(
+        db,
+        sources.collect::<Result<Vec<_>>>()?,
+        [source::Column::Slug],
+    )
+    .await?;
     let source_ids = ids_by_slug::<source::Entity, _>(
         db,
         source::Column::Id,
@@ -357,6 +368,8 @@ struct SourceSpec {
     name: &'static str,
     homepage: Option<&'static str>,
     feed_url: Option<&'static str>,
+    /// The channel its feed's drafts are filed in.
+    feed_channel: Option<&'static str>,
     license: License,
     syndication_allowed: bool,
     disclaimer: Option<&'static str>,
@@ -526,6 +539,10 @@ mod tests {
         assert_eq!(tags.len(), fixed::TAGS.len());
         for c in fixed::CHANNELS {
             assert!(c.parent.is_none_or(|p| channels.contains(p)));
+        }
+        for s in fixed::SOURCES {
+            assert!(s.feed_channel.is_none_or(|c| channels.contains(c)));
+            assert_eq!(s.feed_url.is_some(), s.feed_channel.is_some(), "{}", s.slug);
         }
         let mut all = vec![fixed::seed_article().unwrap()];
         all.extend(generate::articles().unwrap());

@@ -89,6 +89,7 @@ mod tests {
             version: 1,
             created_at: now,
             updated_at: now,
+            original_published_at: None,
         }
     }
 
@@ -106,6 +107,11 @@ mod tests {
             takedown_contact: None,
             created_at: now,
             updated_at: now,
+            feed_channel_id: None,
+            feed_checked_at: None,
+            feed_next_at: None,
+            feed_failures: 0,
+            feed_error: None,
         }
     }
 

@@ -25,6 +25,7 @@ use crate::{
     },
     publications::PublicationHub,
     response_cache::ResponseCache,
+    ingest::{IngestSettings, IngestWorker},
     rest,
     views::{ViewService, ViewSettings},
     webhooks::{WebhookSettings, WebhookWorker},
@@ -71,12 +72,14 @@ pub struct Application {
     /// Told once to begin a graceful stop (see [`Application::stop_on_signals`]).
     stopping: Arc<tokio::sync::Notify>,
     cache: Option<Arc<ResponseCache>>,
+    ingest: Option<Arc<IngestWorker>>,
 }
 
 impl Application {
     /// Binds `config.bind` and builds the server over `db`, connecting to Redis when configured
-    /// and starting the view flusher and the webhook worker. `segmenter` is built once by the caller (it loads the
-    /// dictionaries, see [`crate::cli::segmenter`]) and shared by every worker.
+    /// and starting the view flusher, the webhook worker and (with `NEWSROOM_INGEST`) the feed
+    /// ingest. `segmenter` is built once by the caller (it loads the dictionaries, see
+    /// [`crate::cli::segmenter`]) and shared by every worker.
     pub async fn build(
         config: &Config,
         auth: AuthKeys,
@@ -117,6 +120,18 @@ impl Application {
             webhook_settings.clone(),
         )?;
         webhooks.start();
+        let ingest = if config.ingest {
+            let worker = IngestWorker::new(
+                worker_pool(config, &db).await?,
+                segmenter.clone(),
+                clock.clone(),
+                IngestSettings::from_config(config),
+            )?;
+            worker.start();
+            Some(worker)
+        } else {
+            None
+        };
         let limiter = crate::limits::RateLimiter::new(
             config.partner_rate_limit,
             config.redis_url.as_deref(),
@@ -218,6 +233,7 @@ impl Application {
             publications,
             stopping,
             cache,
+            ingest,
         })
     }
 
@@ -271,6 +287,9 @@ impl Application {
             "requests drained: writing buffered views and webhook state"
         );
         tokio::join!(self.views.shutdown(), self.webhooks.shutdown());
+        if let Some(ingest) = &self.ingest {
+            ingest.shutdown().await;
+        }
         served
     }
 

@@ -1,7 +1,11 @@
 //! The `newsroom` command line: `serve` (the default), `migrate`, `seed-demo`, `schema`,
-//! `openapi`, `user`, `reindex`.
+//! `openapi`, `user`, `reindex`, `export`, `import`, `ingest`.
 
-use std::{io::BufRead, path::PathBuf, sync::Arc};
+use std::{
+    io::{BufRead, BufReader, BufWriter, Write},
+    path::PathBuf,
+    sync::Arc,
+};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -10,9 +14,9 @@ use newsroom_domain::{
     clock::{Clock, SystemClock},
     db, demo,
     entities::Role,
-    persisted,
+    ingest, persisted,
     search::{self, Segmenter},
-    users,
+    transfer, users,
 };
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
@@ -21,6 +25,7 @@ use crate::{
     auth::AuthKeys,
     config::{Config, Environment},
     graphql,
+    ingest::{Fetcher, IngestSettings, Outcome},
 };
 
 /// Newsroom: a headless GraphQL content API for news portals.
@@ -65,6 +70,32 @@ pub enum Command {
         /// Articles per transaction.
         #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=10_000))]
         batch: u64,
+    },
+    /// Write every setting, channel, source, tag, page and article to JSON Lines (see the
+    /// README); progress goes to standard error.
+    Export {
+        /// The file to write; standard output when omitted.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Report progress every this many records.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+        progress: u64,
+    },
+    /// Read an export into the database in one transaction: all of it, or nothing when any
+    /// record is bad or conflicts with what is there.
+    Import {
+        /// The file to read; `-` for standard input.
+        file: PathBuf,
+        /// Report progress every this many records.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+        progress: u64,
+    },
+    /// Fetch sources' feeds now and take their new items in as drafts.
+    Ingest {
+        /// Only this source (by slug); may be given more than once. Every source with a feed
+        /// when omitted.
+        #[arg(long = "source")]
+        sources: Vec<String>,
     },
 }
 
@@ -159,6 +190,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             reindex(&db, &segmenter(&config)?, batch).await
         }
         Command::Serve { demo } => serve(config, demo).await,
+        Command::Export { output, progress } => {
+            let db = connect(&config).await?;
+            apply_migrations(&db).await?;
+            export(&db, output, progress).await
+        }
+        Command::Import { file, progress } => {
+            let db = connect(&config).await?;
+            migrate(&db, &config).await?;
+            import(&db, &segmenter(&config)?, &file, progress).await
+        }
+        Command::Ingest { sources } => {
+            let db = connect(&config).await?;
+            migrate(&db, &config).await?;
+            ingest(&db, &segmenter(&config)?, &config, &sources).await
+        }
         Command::Operations(command) => {
             let db = connect(&config).await?;
             migrate(&db, &config).await?;
@@ -303,6 +349,138 @@ async fn reindex(db: &DatabaseConnection, segmenter: &Segmenter, batch: u64) -> 
         "reindexed {done} articles in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// `newsroom export`: to a file (removed again if the export fails) or standard output.
+async fn export(
+    db: &DatabaseConnection,
+    output: Option<PathBuf>,
+    every: u64,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let progress = |n: u64| {
+        if n.is_multiple_of(every) {
+            eprintln!("exported {n} records");
+        }
+    };
+    let counts = match &output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            let mut out = BufWriter::new(file);
+            let written = transfer::export(db, &mut out, progress).await;
+            if written.is_err() {
+                drop(out);
+                let _ = std::fs::remove_file(path);
+            }
+            written.with_context(|| format!("exporting to {}", path.display()))?
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            transfer::export(db, &mut out, progress)
+                .await
+                .context("exporting")?
+        }
+    };
+    eprintln!(
+        "exported {} records ({counts}) in {:.1} s",
+        counts.total(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `newsroom import`: the whole file in one transaction, or nothing.
+async fn import(
+    db: &DatabaseConnection,
+    segmenter: &Segmenter,
+    file: &std::path::Path,
+    every: u64,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+        Box::new(BufReader::new(std::io::stdin()))
+    } else {
+        Box::new(BufReader::new(
+            std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?,
+        ))
+    };
+    let report = transfer::import(db, segmenter, reader.lines(), SystemClock.now(), |n| {
+        if n.is_multiple_of(every) {
+            eprintln!("read {n} records");
+        }
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
+    println!(
+        "imported {} records ({}); {} were already there as they are in the file ({}); in {:.1} s",
+        report.created.total(),
+        report.created,
+        report.unchanged.total(),
+        report.unchanged,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `newsroom ingest`: every feed (or the named sources'), one after another, whatever their
+/// schedule; fails when any feed failed, after trying them all.
+async fn ingest(
+    db: &DatabaseConnection,
+    segmenter: &Segmenter,
+    config: &Config,
+    only: &[String],
+) -> anyhow::Result<()> {
+    let fetcher = Fetcher::new(IngestSettings::from_config(config))?;
+    let mut sources = ingest::sources_with_feeds(db).await?;
+    if !only.is_empty() {
+        if let Some(unknown) = only
+            .iter()
+            .find(|slug| !sources.iter().any(|s| &s.slug == *slug))
+        {
+            bail!("no source with a feed has the slug `{unknown}`");
+        }
+        sources.retain(|s| only.contains(&s.slug));
+    }
+    let mut failed = 0;
+    for source in &sources {
+        let outcome =
+            crate::ingest::ingest_source(db, segmenter, &fetcher, source, SystemClock.now())
+                .await?;
+        match outcome {
+            Outcome::Stored(report) => {
+                println!(
+                    "{}: {} new drafts, {} items already taken in, {} skipped",
+                    source.slug,
+                    report.created.len(),
+                    report.known,
+                    report.skipped.len()
+                );
+                for skipped in report.skipped {
+                    println!("  item {} skipped: {}", skipped.position, skipped.reason);
+                }
+            }
+            Outcome::Failed {
+                error,
+                next_attempt_at,
+            } => {
+                failed += 1;
+                println!(
+                    "{}: failed: {error} (the next attempt is due at {next_attempt_at})",
+                    source.slug
+                );
+            }
+        }
+    }
+    let _ = std::io::stdout().flush();
+    if failed > 0 {
+        bail!(
+            "{failed} of {} feeds could not be taken in; nothing of them was kept",
+            sources.len()
+        );
+    }
     Ok(())
 }
 

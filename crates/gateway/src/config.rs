@@ -153,6 +153,19 @@ pub struct Config {
     /// `NEWSROOM_WEBHOOK_ALLOW_PRIVATE`: whether webhook URLs may point at loopback, private and
     /// link-local addresses; unset means yes in development and no in production.
     pub webhook_allow_private: Option<bool>,
+    /// `NEWSROOM_INGEST`: whether `serve` takes in sources' feeds by itself (`newsroom ingest`
+    /// does it on demand either way).
+    pub ingest: bool,
+    /// `NEWSROOM_INGEST_INTERVAL_SECS`: how often each feed is fetched; after a failure the wait
+    /// starts from this and doubles, up to a day.
+    pub ingest_interval_secs: u64,
+    /// `NEWSROOM_INGEST_TIMEOUT_MS`: how long fetching one feed may take.
+    pub ingest_timeout_ms: u64,
+    /// `NEWSROOM_INGEST_MAX_BYTES`: the largest feed read; a longer one fails.
+    pub ingest_max_bytes: u64,
+    /// `NEWSROOM_INGEST_ALLOW_PRIVATE`: whether feed URLs may point at loopback, private and
+    /// link-local addresses; unset means yes in development and no in production.
+    pub ingest_allow_private: Option<bool>,
     /// `NEWSROOM_CORS_ORIGINS`: the origins browsers may call the API from, comma-separated
     /// (`https://www.example.com,https://app.example.com`), or `*` for any. Unset means any
     /// `localhost` / `127.0.0.1` / `[::1]` origin in development and none in production.
@@ -257,6 +270,11 @@ impl Default for Config {
             webhook_max_attempts: 20,
             webhook_poll_ms: 1_000,
             webhook_allow_private: None,
+            ingest: false,
+            ingest_interval_secs: 1800,
+            ingest_timeout_ms: 10_000,
+            ingest_max_bytes: 5 * 1024 * 1024,
+            ingest_allow_private: None,
             cors_origins: None,
             log_format: None,
             response_cache: true,
@@ -287,6 +305,13 @@ impl Config {
             acquire_timeout: std::time::Duration::from_millis(self.db_acquire_timeout_ms),
             busy_timeout: std::time::Duration::from_millis(self.db_busy_timeout_ms),
         }
+    }
+
+    /// Whether feed URLs may point at non-public addresses: as configured, else only in
+    /// development.
+    pub fn ingest_allow_private(&self) -> bool {
+        self.ingest_allow_private
+            .unwrap_or(self.env == Environment::Development)
     }
 
     /// How log lines are written: as configured, else JSON in production and text in development.
@@ -443,6 +468,15 @@ impl Config {
         }
         if !(1..=86_400).contains(&self.response_cache_ttl_secs) {
             return invalid("NEWSROOM_RESPONSE_CACHE_TTL_SECS must be between 1 and 86400");
+        }
+        if !(60..=7 * 24 * 3600).contains(&self.ingest_interval_secs) {
+            return invalid("NEWSROOM_INGEST_INTERVAL_SECS must be between 60 and 604800");
+        }
+        if !(100..=120_000).contains(&self.ingest_timeout_ms) {
+            return invalid("NEWSROOM_INGEST_TIMEOUT_MS must be between 100 and 120000");
+        }
+        if !(1024..=100 * 1024 * 1024).contains(&self.ingest_max_bytes) {
+            return invalid("NEWSROOM_INGEST_MAX_BYTES must be between 1024 and 104857600");
         }
         for origin in self.cors_origins.iter().flatten() {
             if origin != "*" && !is_origin(origin) {
@@ -624,6 +658,20 @@ mod tests {
                 },
                 "NEWSROOM_RESPONSE_CACHE_TTL_SECS",
             ),
+            (
+                Config {
+                    ingest_interval_secs: 5,
+                    ..Config::default()
+                },
+                "NEWSROOM_INGEST_INTERVAL_SECS",
+            ),
+            (
+                Config {
+                    ingest_max_bytes: 10,
+                    ..Config::default()
+                },
+                "NEWSROOM_INGEST_MAX_BYTES",
+            ),
         ] {
             let err = config.validate().unwrap_err().to_string();
             assert!(err.contains(setting), "{err}");
@@ -638,6 +686,20 @@ mod tests {
         assert!(!config.webhook_allow_private());
         config.webhook_allow_private = Some(true);
         assert!(config.webhook_allow_private());
+    }
+
+    #[test]
+    fn ingest_is_off_unless_configured() {
+        let config =
+            Config::from_figment(Figment::from(Serialized::defaults(Config::default()))).unwrap();
+        assert!(!config.ingest);
+        assert!(config.ingest_allow_private());
+        let config = Config::from_figment(
+            Figment::from(Serialized::defaults(Config::default()))
+                .merge(Serialized::global("ingest", true)),
+        )
+        .unwrap();
+        assert!(config.ingest);
     }
 
     #[test]

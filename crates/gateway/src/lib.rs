@@ -3,12 +3,14 @@
 
 pub mod app;
 pub mod auth;
+pub mod background;
 pub mod caching;
 pub mod cli;
 pub mod config;
 pub mod feeds;
 pub mod graphiql;
 pub mod graphql;
+pub mod ingest;
 pub mod limits;
 pub mod ops;
 pub mod publications;

@@ -20,12 +20,17 @@
 use std::{
     net::SocketAddr,
     sync::{
-        Arc, Mutex, PoisonError,
+        Arc,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
 };
 
+use crate::{
+    background::Background,
+    config::Config,
+    graphql::ids::{self, Kind},
+};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt;
 use hmac::{Hmac, Mac};
@@ -47,12 +52,6 @@ use newsroom_domain::{
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use sha2::Sha256;
-use tokio::{sync::Notify, task::JoinHandle};
-
-use crate::{
-    config::Config,
-    graphql::ids::{self, Kind},
-};
 
 /// Endpoints one round claims at most.
 const CLAIMS_PER_ROUND: u64 = 32;
@@ -217,7 +216,7 @@ async fn content(
 /// Resolves names for webhook requests to public addresses only, so that a public name cannot
 /// lead a request into the server's own network. Addresses are checked here, where the connection
 /// is made, not when the URL was registered: a name can resolve differently later.
-struct PublicAddressesOnly;
+pub(crate) struct PublicAddressesOnly;
 
 impl reqwest::dns::Resolve for PublicAddressesOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
@@ -256,7 +255,7 @@ pub fn client(timeout: Duration, urls: UrlPolicy) -> reqwest::Result<reqwest::Cl
 
 /// What went wrong with a request, for the delivery log: the kind of failure and its innermost
 /// cause, without the URL.
-fn describe(err: &reqwest::Error, timeout: Duration) -> String {
+pub(crate) fn describe(err: &reqwest::Error, timeout: Duration) -> String {
     if err.is_timeout() {
         return format!("no answer within {} ms", timeout.as_millis());
     }
@@ -283,9 +282,7 @@ pub struct WebhookWorker {
     settings: WebhookSettings,
     client: reqwest::Client,
     claimer: Claimer,
-    stopping: AtomicBool,
-    stop: Notify,
-    task: Mutex<Option<JoinHandle<()>>>,
+    background: Background,
 }
 
 impl WebhookWorker {
@@ -307,9 +304,7 @@ impl WebhookWorker {
                 lease,
             },
             settings,
-            stopping: AtomicBool::new(false),
-            stop: Notify::new(),
-            task: Mutex::new(None),
+            background: Background::default(),
         }))
     }
 
@@ -326,33 +321,21 @@ impl WebhookWorker {
                         false
                     }
                 };
-                if worker.stopping.load(Ordering::SeqCst) {
+                if worker.background.stopping() {
                     break;
                 }
-                if !busy {
-                    tokio::select! {
-                        () = tokio::time::sleep(worker.settings.poll) => {}
-                        () = worker.stop.notified() => break,
-                    }
+                if !busy && !worker.background.pause(worker.settings.poll).await {
+                    break;
                 }
             }
         });
-        *self.task.lock().unwrap_or_else(PoisonError::into_inner) = Some(task);
+        self.background.started(task);
     }
 
     /// Stops the task after the attempts in flight (each bounded by the timeout) are recorded,
     /// and hands back this process's claims so that another process may go on at once.
     pub async fn shutdown(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.stop.notify_one();
-        let task = self
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(task) = task {
-            let _ = task.await;
-        }
+        self.background.stop().await;
         if let Err(e) = delivery::release(&self.db, &self.claimer, None).await {
             tracing::warn!(error = %e, "handing back webhook claims failed; they lapse by themselves");
         }
@@ -398,7 +381,7 @@ impl WebhookWorker {
         let events = delivery::pending(&self.db, &endpoint, EVENTS_PER_CLAIM).await?;
         let site = SiteSettings::load(&self.db).await?;
         for event in events {
-            if self.stopping.load(Ordering::SeqCst) {
+            if self.background.stopping() {
                 break;
             }
             let attempt = self.attempt(&endpoint, &event, &site).await?;

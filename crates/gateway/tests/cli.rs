@@ -360,3 +360,110 @@ fn operations_are_registered_listed_and_removed() {
     let listed = newsroom(&["operations", "list"], &env, None);
     assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "");
 }
+
+#[test]
+fn export_and_import_move_the_content_with_progress_and_refuse_a_bad_file() {
+    let dir = TempDir::new();
+    let from = dir.database_url();
+    let to = format!("sqlite://{}?mode=rwc", dir.0.join("copy.db").display());
+    let seeded = newsroom(&["seed-demo"], &[("DATABASE_URL", &from)], None);
+    assert!(seeded.status.success(), "{}", stderr(&seeded));
+
+    let file = dir.0.join("export.jsonl");
+    let file_arg = file.to_str().unwrap();
+    let exported = newsroom(
+        &["export", "--output", file_arg, "--progress", "100"],
+        &[("DATABASE_URL", &from)],
+        None,
+    );
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let progress = stderr(&exported);
+    assert!(progress.contains("exported 100 records\n"), "{progress}");
+    assert!(progress.contains("301 articles) in "), "{progress}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("{\"format\":\"newsroom-export\",\"version\":1}\n"));
+
+    let imported = newsroom(
+        &["import", file_arg, "--progress", "100"],
+        &[("DATABASE_URL", &to)],
+        None,
+    );
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    assert!(
+        stderr(&imported).contains("read 300 records"),
+        "{}",
+        stderr(&imported)
+    );
+    let said = String::from_utf8_lossy(&imported.stdout).into_owned();
+    assert!(said.contains("301 articles"), "{said}");
+    let again = newsroom(&["export"], &[("DATABASE_URL", &to)], None);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stdout) == text,
+        "the copy exports differently"
+    );
+
+    // A broken third line: the line is named and nothing is kept.
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[2] = r#"{"type":"setting","key":"name","value":"#;
+    let broken = dir.0.join("broken.jsonl");
+    std::fs::write(&broken, lines.join("\n")).unwrap();
+    let fresh = format!("sqlite://{}?mode=rwc", dir.0.join("fresh.db").display());
+    let refused = newsroom(
+        &["import", broken.to_str().unwrap()],
+        &[("DATABASE_URL", &fresh)],
+        None,
+    );
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("line 3: is not valid JSON"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        stderr(&refused).contains("nothing was imported"),
+        "{}",
+        stderr(&refused)
+    );
+    let empty = newsroom(&["export"], &[("DATABASE_URL", &fresh)], None);
+    assert_eq!(
+        String::from_utf8_lossy(&empty.stdout),
+        "{\"format\":\"newsroom-export\",\"version\":1}\n"
+    );
+}
+
+#[test]
+fn ingest_reports_each_feed_and_fails_when_one_failed() {
+    let dir = TempDir::new();
+    let url = dir.database_url();
+    let env = [("DATABASE_URL", url.as_str())];
+    // A source whose feed is on a port nothing listens on, brought in by an import.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let file = format!(
+        "{{\"format\":\"newsroom-export\",\"version\":1}}\n\
+         {{\"type\":\"channel\",\"slug\":\"news\",\"name\":\"新闻\"}}\n\
+         {{\"type\":\"source\",\"slug\":\"gone\",\"name\":\"停刊的报纸\",\"license\":\"cc_by\",\
+           \"feedUrl\":\"http://127.0.0.1:{port}/rss.xml\",\"feedChannel\":\"news\"}}\n"
+    );
+    let imported = newsroom(&["import", "-"], &env, Some(&file));
+    assert!(imported.status.success(), "{}", stderr(&imported));
+
+    let unknown = newsroom(&["ingest", "--source", "nope"], &env, None);
+    assert!(!unknown.status.success());
+    assert!(stderr(&unknown).contains("`nope`"), "{}", stderr(&unknown));
+
+    let ingested = newsroom(&["ingest"], &env, None);
+    assert!(!ingested.status.success());
+    let said = String::from_utf8_lossy(&ingested.stdout).into_owned();
+    assert!(
+        said.starts_with("gone: failed: could not connect"),
+        "{said}"
+    );
+    assert!(
+        stderr(&ingested).contains("1 of 1 feeds could not be taken in"),
+        "{}",
+        stderr(&ingested)
+    );
+}

@@ -61,6 +61,8 @@ pub struct SourceInput {
     pub homepage: Option<String>,
     /// RSS or Atom feed URL.
     pub feed_url: Option<String>,
+    /// The slug of the channel drafts taken in from its feed are filed in.
+    pub feed_channel: Option<String>,
     /// Terms we carry its work under.
     pub license: License,
     /// Whether partners may receive its articles.
@@ -71,7 +73,8 @@ pub struct SourceInput {
     pub takedown_contact: Option<String>,
 }
 
-fn check_source(input: &SourceInput) -> Result<SourceInput> {
+/// Checks a source and returns it trimmed; errors name the field.
+pub(crate) fn check_source(input: &SourceInput) -> Result<SourceInput> {
     checks::slug("slug", &input.slug, 64)?;
     let homepage = checks::optional_text("homepage", input.homepage.as_deref(), 2000)?;
     if let Some(url) = &homepage {
@@ -86,6 +89,7 @@ fn check_source(input: &SourceInput) -> Result<SourceInput> {
         name: checks::required_text("name", &input.name, 200)?,
         homepage,
         feed_url,
+        feed_channel: input.feed_channel.clone(),
         license: input.license,
         syndication_allowed: input.syndication_allowed,
         disclaimer: checks::optional_text("disclaimer", input.disclaimer.as_deref(), 2000)?,
@@ -107,6 +111,10 @@ pub async fn save_source<C: ConnectionTrait + TransactionTrait>(
 ) -> Result<source::Model> {
     let input = check_source(&input)?;
     let txn = crate::db::begin_write(db).await?;
+    let feed_channel_id = match &input.feed_channel {
+        Some(slug) => Some(channel_id("feedChannel", &txn, slug).await?),
+        None => None,
+    };
     let before = match id {
         Some(id) => Some(
             source::Entity::find_by_id(id)
@@ -121,6 +129,8 @@ pub async fn save_source<C: ConnectionTrait + TransactionTrait>(
         b.license != input.license || b.syndication_allowed != input.syndication_allowed
     });
     let renamed = before.as_ref().is_some_and(|b| b.name != input.name);
+    // A new feed URL is fetched at the next round, whatever the old one's failures were.
+    let new_feed = before.as_ref().is_none_or(|b| b.feed_url != input.feed_url);
     let mut row = match before {
         Some(before) => before.into(),
         None => source::ActiveModel {
@@ -132,6 +142,13 @@ pub async fn save_source<C: ConnectionTrait + TransactionTrait>(
     row.name = Set(input.name);
     row.homepage = Set(input.homepage);
     row.feed_url = Set(input.feed_url);
+    row.feed_channel_id = Set(feed_channel_id);
+    if new_feed {
+        row.feed_checked_at = Set(None);
+        row.feed_next_at = Set(None);
+        row.feed_failures = Set(0);
+        row.feed_error = Set(None);
+    }
     row.license = Set(input.license);
     row.syndication_allowed = Set(input.syndication_allowed);
     row.disclaimer = Set(input.disclaimer);
@@ -152,6 +169,16 @@ pub async fn save_source<C: ConnectionTrait + TransactionTrait>(
     }
     txn.commit().await?;
     Ok(saved)
+}
+
+/// The id of the channel `slug`, or a validation error on `field`.
+pub(crate) async fn channel_id<C: ConnectionTrait>(field: &str, db: &C, slug: &str) -> Result<i64> {
+    Ok(channel::Entity::find()
+        .filter(channel::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::validation(field, format!("no channel has the slug `{slug}`")))?
+        .id)
 }
 
 /// Deletes a source no article names.
@@ -175,6 +202,12 @@ pub async fn delete_source<C: ConnectionTrait>(db: &C, id: i64) -> Result<()> {
     Ok(())
 }
 
+/// Checks a tag's slug and name; returns the name trimmed.
+pub(crate) fn check_tag(slug: &str, name: &str) -> Result<String> {
+    checks::slug("slug", slug, 64)?;
+    checks::required_text("name", name, 64)
+}
+
 /// Creates a tag, or renames the tag `id`.
 pub async fn save_tag<C: ConnectionTrait + TransactionTrait>(
     db: &C,
@@ -184,8 +217,7 @@ pub async fn save_tag<C: ConnectionTrait + TransactionTrait>(
     name: &str,
     now: DateTime<Utc>,
 ) -> Result<tag::Model> {
-    checks::slug("slug", slug, 64)?;
-    let name = checks::required_text("name", name, 64)?;
+    let name = check_tag(slug, name)?;
     let txn = crate::db::begin_write(db).await?;
     let mut renamed = false;
     let mut row = match id {
@@ -256,6 +288,12 @@ pub struct ChannelInput {
     pub position: i32,
 }
 
+/// Checks a channel's slug and name; returns the name trimmed.
+pub(crate) fn check_channel(input: &ChannelInput) -> Result<String> {
+    checks::slug("slug", &input.slug, 64)?;
+    checks::required_text("name", &input.name, 100)
+}
+
 /// Creates a channel, or replaces every field of the channel `id`.
 pub async fn save_channel<C: ConnectionTrait>(
     db: &C,
@@ -263,8 +301,7 @@ pub async fn save_channel<C: ConnectionTrait>(
     input: ChannelInput,
     now: DateTime<Utc>,
 ) -> Result<channel::Model> {
-    checks::slug("slug", &input.slug, 64)?;
-    let name = checks::required_text("name", &input.name, 100)?;
+    let name = check_channel(&input)?;
     let all = channel::Entity::find().all(db).await?;
     let parent_id = match &input.parent {
         Some(slug) => {
@@ -358,6 +395,18 @@ pub struct PageInput {
     pub position: i32,
 }
 
+/// Checks a page; returns it with its title trimmed.
+pub(crate) fn check_page(input: PageInput) -> Result<PageInput> {
+    checks::slug("slug", &input.slug, 64)?;
+    let title = checks::required_text("title", &input.title, 200)?;
+    // PostgreSQL cannot store NUL, and no control character belongs in a page.
+    checks::no_control("body", &input.body)?;
+    if input.body.len() > 1_000_000 {
+        return Err(Error::validation("body", "must be at most 1000000 bytes"));
+    }
+    Ok(PageInput { title, ..input })
+}
+
 /// Creates a page, or replaces every field of the page `id`.
 pub async fn save_page<C: ConnectionTrait>(
     db: &C,
@@ -365,11 +414,7 @@ pub async fn save_page<C: ConnectionTrait>(
     input: PageInput,
     now: DateTime<Utc>,
 ) -> Result<page::Model> {
-    checks::slug("slug", &input.slug, 64)?;
-    let title = checks::required_text("title", &input.title, 200)?;
-    if input.body.len() > 1_000_000 {
-        return Err(Error::validation("body", "must be at most 1000000 bytes"));
-    }
+    let input = check_page(input)?;
     let mut row = match id {
         Some(id) => page::Entity::find_by_id(id)
             .one(db)
@@ -382,7 +427,7 @@ pub async fn save_page<C: ConnectionTrait>(
         },
     };
     row.slug = Set(input.slug);
-    row.title = Set(title);
+    row.title = Set(input.title);
     row.body = Set(input.body);
     row.body_format = Set(input.body_format);
     row.in_footer = Set(input.in_footer);
@@ -425,57 +470,58 @@ pub struct SiteSettingsPatch {
     pub takedown_contact: Option<String>,
 }
 
+/// The settings an editor can set: key, the field the API names it by, the most characters.
+const SETTINGS: [(&str, &str, usize); 8] = [
+    (keys::NAME, "name", 100),
+    (keys::SLOGAN, "slogan", 300),
+    (keys::BASE_URL, "baseUrl", 2000),
+    (keys::ICP_FILING, "icpFiling", 100),
+    (keys::PUBLIC_SECURITY_FILING, "publicSecurityFiling", 100),
+    (keys::REPRINT_DISCLAIMER, "reprintDisclaimer", 2000),
+    (keys::SPONSORED_DISCLAIMER, "sponsoredDisclaimer", 2000),
+    (keys::TAKEDOWN_CONTACT, "takedownContact", 200),
+];
+
+/// Checks the value of the setting `key`; errors name `field`. Returns the value trimmed.
+/// A key the site does not know (another version's) only has to be free of control characters.
+pub(crate) fn check_setting(key: &str, field: &str, value: &str) -> Result<String> {
+    checks::no_control(field, value)?;
+    let value = value.trim().to_owned();
+    let Some(&(_, _, max)) = SETTINGS.iter().find(|(k, _, _)| *k == key) else {
+        return Ok(value);
+    };
+    checks::max_chars(field, &value, max)?;
+    if key == keys::NAME && value.is_empty() {
+        return Err(Error::validation(field, "must not be empty"));
+    }
+    if key == keys::BASE_URL && !value.is_empty() {
+        checks::url(field, &value)?;
+    }
+    Ok(value)
+}
+
 /// Writes the given settings in one statement each (upserts), after checking all of them.
 pub async fn update_site_settings<C: ConnectionTrait>(
     db: &C,
     patch: SiteSettingsPatch,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let fields = [
-        (keys::NAME, "name", patch.name, 100),
-        (keys::SLOGAN, "slogan", patch.slogan, 300),
-        (keys::BASE_URL, "baseUrl", patch.base_url, 2000),
-        (keys::ICP_FILING, "icpFiling", patch.icp_filing, 100),
-        (
-            keys::PUBLIC_SECURITY_FILING,
-            "publicSecurityFiling",
-            patch.public_security_filing,
-            100,
-        ),
-        (
-            keys::REPRINT_DISCLAIMER,
-            "reprintDisclaimer",
-            patch.reprint_disclaimer,
-            2000,
-        ),
-        (
-            keys::SPONSORED_DISCLAIMER,
-            "sponsoredDisclaimer",
-            patch.sponsored_disclaimer,
-            2000,
-        ),
-        (
-            keys::TAKEDOWN_CONTACT,
-            "takedownContact",
-            patch.takedown_contact,
-            200,
-        ),
+    let values = [
+        patch.name,
+        patch.slogan,
+        patch.base_url,
+        patch.icp_filing,
+        patch.public_security_filing,
+        patch.reprint_disclaimer,
+        patch.sponsored_disclaimer,
+        patch.takedown_contact,
     ];
     let mut rows = Vec::new();
-    for (key, field, value, max) in fields {
+    for ((key, field, _), value) in SETTINGS.into_iter().zip(values) {
         let Some(value) = value else { continue };
-        checks::no_control(field, &value)?;
-        let value = value.trim().to_owned();
-        checks::max_chars(field, &value, max)?;
-        if key == keys::NAME && value.is_empty() {
-            return Err(Error::validation("name", "must not be empty"));
-        }
-        if key == keys::BASE_URL && !value.is_empty() {
-            checks::url("baseUrl", &value)?;
-        }
         rows.push(site_setting::ActiveModel {
             key: Set(key.to_owned()),
-            value: Set(value),
+            value: Set(check_setting(key, field, &value)?),
             updated_at: Set(now),
         });
     }

@@ -38,10 +38,10 @@ pub struct Actor {
     pub user_id: i64,
 }
 
-const MAX_TITLE: usize = 300;
-const MAX_LEAD: usize = 2000;
-const MAX_BODY_BYTES: usize = 1_000_000;
-const MAX_AUTHOR: usize = 100;
+pub(crate) const MAX_TITLE: usize = 300;
+pub(crate) const MAX_LEAD: usize = 2000;
+pub(crate) const MAX_BODY_BYTES: usize = 1_000_000;
+pub(crate) const MAX_AUTHOR: usize = 100;
 const MAX_DISCLAIMER: usize = 2000;
 const MAX_TAGS: usize = 20;
 const MAX_SLUG: usize = 200;
@@ -212,15 +212,16 @@ impl ArticlePatch {
 }
 
 /// A snapshot's references resolved to ids, after every check passed.
-struct Resolved {
-    snapshot: Snapshot,
-    channel_id: i64,
-    source_id: Option<i64>,
-    tag_ids: Vec<i64>,
+pub(crate) struct Resolved {
+    /// The snapshot, trimmed.
+    pub(crate) snapshot: Snapshot,
+    pub(crate) channel_id: i64,
+    pub(crate) source_id: Option<i64>,
+    pub(crate) tag_ids: Vec<i64>,
 }
 
 /// Checks a snapshot against every rule and resolves its references. Errors name the field.
-async fn validate<C: ConnectionTrait>(
+pub(crate) async fn validate<C: ConnectionTrait>(
     db: &C,
     s: Snapshot,
     own_id: Option<i64>,
@@ -345,7 +346,7 @@ async fn validate<C: ConnectionTrait>(
 
 /// A unique slug for a new article titled `title`: its pinyin, with `-2`, `-3`, ... appended
 /// when taken.
-async fn unique_slug<C: ConnectionTrait>(db: &C, title: &str) -> Result<String> {
+pub(crate) async fn unique_slug<C: ConnectionTrait>(db: &C, title: &str) -> Result<String> {
     let base = checks::slug_from(title, GENERATED_SLUG).unwrap_or_else(|| "article".to_owned());
     let taken: std::collections::HashSet<String> = article::Entity::find()
         .select_only()
@@ -367,11 +368,11 @@ async fn unique_slug<C: ConnectionTrait>(db: &C, title: &str) -> Result<String> 
 
 /// Maps a unique violation that slipped past the checks (a concurrent save of the same slug) to
 /// the field error the check would have given.
-fn slug_clash(err: sea_orm::DbErr) -> Error {
+pub(crate) fn slug_clash(err: sea_orm::DbErr) -> Error {
     Error::unique_or_database(err, "slug", "is taken by another article")
 }
 
-fn content_columns(r: &Resolved) -> article::ActiveModel {
+pub(crate) fn content_columns(r: &Resolved) -> article::ActiveModel {
     let s = &r.snapshot;
     article::ActiveModel {
         slug: Set(s.slug.clone()),
@@ -394,7 +395,11 @@ fn content_columns(r: &Resolved) -> article::ActiveModel {
     }
 }
 
-async fn replace_tags<C: ConnectionTrait>(db: &C, article_id: i64, tag_ids: &[i64]) -> Result<()> {
+pub(crate) async fn replace_tags<C: ConnectionTrait>(
+    db: &C,
+    article_id: i64,
+    tag_ids: &[i64],
+) -> Result<()> {
     article_tag::Entity::delete_many()
         .filter(article_tag::Column::ArticleId.eq(article_id))
         .exec(db)
@@ -413,12 +418,14 @@ async fn replace_tags<C: ConnectionTrait>(db: &C, article_id: i64, tag_ids: &[i6
     Ok(())
 }
 
-async fn record_revision<C: ConnectionTrait>(
+/// Records `snapshot` as revision `version`, saved by `saved_by` (`None`: no person, such as
+/// an import or a feed).
+pub(crate) async fn record_revision<C: ConnectionTrait>(
     db: &C,
     article_id: i64,
     version: i32,
     snapshot: &Snapshot,
-    actor: Actor,
+    saved_by: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let json = serde_json::to_string(snapshot)
@@ -427,7 +434,7 @@ async fn record_revision<C: ConnectionTrait>(
         article_id: Set(article_id),
         version: Set(version),
         snapshot: Set(json),
-        saved_by: Set(Some(actor.user_id)),
+        saved_by: Set(saved_by),
         saved_at: Set(now),
         ..Default::default()
     }
@@ -445,9 +452,24 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     new: NewArticle,
 ) -> Result<article::Model> {
     let txn = crate::db::begin_write(db).await?;
+    let saved = insert_draft(&txn, segmenter, Some(actor.user_id), now, new, None).await?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// Writes a new draft with its tags, its first revision and its (empty) index rows, in the
+/// caller's transaction; `original_published_at` is when a reprint first appeared at its source.
+pub(crate) async fn insert_draft<C: ConnectionTrait>(
+    txn: &C,
+    segmenter: &Segmenter,
+    saved_by: Option<i64>,
+    now: DateTime<Utc>,
+    new: NewArticle,
+    original_published_at: Option<DateTime<Utc>>,
+) -> Result<article::Model> {
     let slug = match new.slug {
         Some(slug) => slug.trim().to_owned(),
-        None => unique_slug(&txn, &new.title).await?,
+        None => unique_slug(txn, &new.title).await?,
     };
     let snapshot = Snapshot {
         title: new.title,
@@ -468,17 +490,20 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         disclaimer: new.disclaimer,
         tags: new.tags,
     };
-    let resolved = validate(&txn, snapshot, None).await?;
+    if let Some(at) = original_published_at {
+        checks::time("originalPublishedAt", at)?;
+    }
+    let resolved = validate(txn, snapshot, None).await?;
     let mut row = content_columns(&resolved);
     row.view_count = Set(0);
     row.version = Set(1);
     row.created_at = Set(now);
     row.updated_at = Set(now);
-    let saved = row.insert(&txn).await.map_err(slug_clash)?;
-    replace_tags(&txn, saved.id, &resolved.tag_ids).await?;
-    record_revision(&txn, saved.id, 1, &resolved.snapshot, actor, now).await?;
-    crate::search::index_articles(&txn, segmenter, std::slice::from_ref(&saved)).await?;
-    txn.commit().await?;
+    row.original_published_at = Set(original_published_at.map(crate::clock::truncate));
+    let saved = row.insert(txn).await.map_err(slug_clash)?;
+    replace_tags(txn, saved.id, &resolved.tag_ids).await?;
+    record_revision(txn, saved.id, 1, &resolved.snapshot, saved_by, now).await?;
+    crate::search::index_articles(txn, segmenter, std::slice::from_ref(&saved)).await?;
     Ok(saved)
 }
 
@@ -588,7 +613,7 @@ async fn save<C: ConnectionTrait>(
         current.id,
         current.version + 1,
         &resolved.snapshot,
-        actor,
+        Some(actor.user_id),
         now,
     )
     .await?;

@@ -7,6 +7,7 @@ pub mod article_change;
 pub mod article_revision;
 pub mod article_tag;
 pub mod channel;
+pub mod feed_item;
 pub mod login_throttle;
 pub mod page;
 pub mod persisted_operation;

@@ -22,6 +22,17 @@ pub struct Model {
     pub takedown_contact: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The channel drafts taken in from its feed are filed in.
+    pub feed_channel_id: Option<i64>,
+    /// When its feed was last fetched (or an attempt failed).
+    pub feed_checked_at: Option<DateTimeUtc>,
+    /// When its feed is fetched next; while a process fetches it, the end of that process's claim.
+    pub feed_next_at: Option<DateTimeUtc>,
+    /// Failed attempts in a row; the wait before the next one grows with it.
+    pub feed_failures: i32,
+    /// Why the last attempt failed; `None` after a success.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub feed_error: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

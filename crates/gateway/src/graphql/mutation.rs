@@ -171,8 +171,11 @@ pub struct SourceInput {
     name: String,
     /// Home page URL.
     homepage: Option<String>,
-    /// RSS or Atom feed URL.
+    /// RSS or Atom feed URL; its new items are taken in as drafts.
     feed_url: Option<String>,
+    /// The slug of the channel the drafts from its feed are filed in; needed to take its feed
+    /// in.
+    feed_channel: Option<String>,
     /// Terms we carry its work under.
     license: License,
     /// Whether partners may receive its articles.
@@ -191,6 +194,7 @@ impl From<SourceInput> for DomainSource {
             name: i.name,
             homepage: i.homepage,
             feed_url: i.feed_url,
+            feed_channel: i.feed_channel,
             license: i.license.into(),
             syndication_allowed: i.syndication_allowed,
             disclaimer: i.disclaimer,

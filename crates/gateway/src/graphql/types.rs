@@ -280,6 +280,11 @@ impl Article {
         self.0.original_url.as_deref()
     }
 
+    /// When a reprint was first published at its source (taken from the source's feed).
+    async fn original_published_at(&self) -> Option<DateTime<Utc>> {
+        self.0.original_published_at
+    }
+
     /// The channel the article is filed in.
     async fn channel(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Channel>> {
         let loaded = request(ctx)?
@@ -467,6 +472,54 @@ impl Source {
     /// Where to ask for the removal of its articles.
     async fn takedown_contact(&self) -> Option<&str> {
         self.0.takedown_contact.as_deref()
+    }
+
+    /// Its RSS or Atom feed, whose new items `newsroom ingest` takes in as drafts.
+    async fn feed_url(&self) -> Option<&str> {
+        self.0.feed_url.as_deref()
+    }
+
+    /// The channel the drafts from its feed are filed in. Editors only.
+    #[graphql(guard = "RoleGuard::Editor")]
+    async fn feed_channel(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Channel>> {
+        let Some(id) = self.0.feed_channel_id else {
+            return Ok(None);
+        };
+        let loaded = request(ctx)?.channels.load_one(id).await.gql()?;
+        Ok(loaded.map(Channel))
+    }
+
+    /// Where its feed stands: last fetch, failures, the last error, the next attempt; `null`
+    /// when it has no feed. Editors only.
+    #[graphql(guard = "RoleGuard::Editor")]
+    async fn feed_status(&self) -> Option<FeedStatus> {
+        self.0.feed_url.as_ref().map(|_| FeedStatus(self.0.clone()))
+    }
+}
+
+/// Where a source's feed stands.
+pub struct FeedStatus(source::Model);
+
+#[Object]
+impl FeedStatus {
+    /// When it was last fetched, or an attempt failed; `null` before the first attempt.
+    async fn checked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.feed_checked_at
+    }
+
+    /// When it is fetched next; `null` when it is due now.
+    async fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
+        self.0.feed_next_at
+    }
+
+    /// Failed attempts in a row.
+    async fn failures(&self) -> i32 {
+        self.0.feed_failures
+    }
+
+    /// Why the last attempt failed; `null` after a success.
+    async fn last_error(&self) -> Option<&str> {
+        self.0.feed_error.as_deref()
     }
 }
 

@@ -16,6 +16,7 @@ use reqwest::{Method, StatusCode, header::HeaderMap};
 on_both_backends!(
     metrics_count_requests_by_route_pattern_and_status,
     metrics_count_graphql_operations_by_name_and_outcome,
+    readyz_is_false_while_a_migration_is_pending,
 );
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -587,5 +588,40 @@ async fn metrics_count_graphql_operations_by_name_and_outcome(
     assert_eq!(names.len(), cap, "{names:?}");
     assert_eq!(operations(&scrape2, "other", "ok"), 3.0);
     assert!(names.contains("HomePage") && !names.contains(format!("Invented{}", cap - 1).as_str()));
+    Ok(())
+}
+
+/// A server whose database is behind its code (a migration rolled back, or a deploy that has not
+/// run `newsroom migrate`) is not ready, says why, and is ready again once migrated.
+async fn readyz_is_false_while_a_migration_is_pending(backend: Backend) -> anyhow::Result<()> {
+    use migration::MigratorTrait;
+    let app = TestApp::spawn(backend, false).await?;
+    let readyz = format!("{}/readyz", app.address);
+    assert_eq!(
+        app.client.get(&readyz).send().await?.status(),
+        StatusCode::OK
+    );
+
+    migration::Migrator::down(&app.db, Some(1)).await?;
+    let response = app.client.get(&readyz).send().await?;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: serde_json::Value = response.json().await?;
+    assert_eq!(
+        body["status"], "1 migration(s) pending: run `newsroom migrate`",
+        "{body}"
+    );
+    // The process itself is fine.
+    let healthz = format!("{}/healthz", app.address);
+    assert_eq!(
+        app.client.get(&healthz).send().await?.status(),
+        StatusCode::OK
+    );
+
+    migration::Migrator::up(&app.db, None).await?;
+    assert_eq!(
+        app.client.get(&readyz).send().await?.status(),
+        StatusCode::OK
+    );
     Ok(())
 }

@@ -23,9 +23,9 @@ use crate::{
         self, NewsroomSchema, Services, limits::QueryLimits, persisted::PersistedQueries,
         ws::WsSettings,
     },
+    ingest::{IngestSettings, IngestWorker},
     publications::PublicationHub,
     response_cache::ResponseCache,
-    ingest::{IngestSettings, IngestWorker},
     rest,
     views::{ViewService, ViewSettings},
     webhooks::{WebhookSettings, WebhookWorker},
@@ -394,18 +394,36 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
+/// Ready when the database answers and every migration this build knows has been applied: a
+/// server whose schema is behind its code would fail requests one by one, so it says so here.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.db.ping().await {
-        Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready" })),
+    use migration::MigratorTrait;
+    let not_ready = |status: &str| {
+        HttpResponse::ServiceUnavailable()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((
+                header::RETRY_AFTER,
+                crate::ops::RETRY_AFTER_SECS.to_string(),
+            ))
+            .json(json!({ "status": status }))
+    };
+    if let Err(e) = state.db.ping().await {
+        tracing::warn!(error = %e, "readiness check: database unreachable");
+        return not_ready("database unreachable");
+    }
+    match migration::Migrator::get_pending_migrations(&state.db).await {
+        Ok(pending) if pending.is_empty() => HttpResponse::Ok().json(json!({ "status": "ready" })),
+        Ok(pending) => {
+            let names: Vec<&str> = pending.iter().map(|m| m.name()).collect();
+            tracing::warn!(pending = ?names, "readiness check: migrations pending");
+            not_ready(&format!(
+                "{} migration(s) pending: run `newsroom migrate`",
+                pending.len()
+            ))
+        }
         Err(e) => {
-            tracing::warn!(error = %e, "readiness check: database unreachable");
-            HttpResponse::ServiceUnavailable()
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .insert_header((
-                    header::RETRY_AFTER,
-                    crate::ops::RETRY_AFTER_SECS.to_string(),
-                ))
-                .json(json!({ "status": "database unreachable" }))
+            tracing::warn!(error = %e, "readiness check: cannot read the applied migrations");
+            not_ready("database unreachable")
         }
     }
 }

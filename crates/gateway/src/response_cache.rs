@@ -105,9 +105,27 @@ pub struct Cached {
     views: Option<u64>,
     /// When the next scheduled article becomes visible; the answer is stale from then.
     until: Option<DateTime<Utc>>,
+    /// The GraphQL operation's name, for the metrics of a hit answered before parsing.
+    operation: Option<String>,
+}
+
+/// An answer to store: its bytes, their media type and, for GraphQL, the operation's name.
+#[derive(Debug)]
+pub struct Answer {
+    /// The serialized answer.
+    pub body: Bytes,
+    /// Its `Content-Type`.
+    pub content_type: HeaderValue,
+    /// The GraphQL operation's name, when it has one (REST answers have none).
+    pub operation: Option<String>,
 }
 
 impl Cached {
+    /// The name of the GraphQL operation this answers, when it has one.
+    pub fn operation(&self) -> Option<&str> {
+        self.operation.as_deref()
+    }
+
     /// The answer, marked as a hit. It carries its `ETag`, so the conditional-GET layer need
     /// not hash the body again.
     pub fn response(&self) -> HttpResponse {
@@ -288,10 +306,14 @@ impl ResponseCache {
         class: Class,
         request: Request,
         ticket: Ticket,
-        body: Bytes,
-        content_type: HeaderValue,
+        answer: Answer,
         volatile: bool,
     ) {
+        let Answer {
+            body,
+            content_type,
+            operation,
+        } = answer;
         let unchanged = self.listening.load(Ordering::SeqCst)
             && ticket.generation == self.generation.load(Ordering::SeqCst)
             && (!volatile || ticket.views == self.views.load(Ordering::SeqCst));
@@ -309,6 +331,7 @@ impl ResponseCache {
                 generation: ticket.generation,
                 views: volatile.then_some(ticket.views),
                 until: ticket.until,
+                operation,
             }),
         );
     }
@@ -450,8 +473,11 @@ pub async fn rest_reads(
             class,
             request,
             ticket,
-            bytes.clone(),
-            content_type,
+            Answer {
+                body: bytes.clone(),
+                content_type,
+                operation: None,
+            },
             volatile,
         );
     }

@@ -336,10 +336,10 @@ impl ViewService {
         if written.is_err() {
             buffer.pending.merge(batch);
         }
-        if written.is_ok() {
-            if let Some(cache) = self.cache.get() {
-                cache.views_written();
-            }
+        if written.is_ok()
+            && let Some(cache) = self.cache.get()
+        {
+            cache.views_written();
         }
         written
     }

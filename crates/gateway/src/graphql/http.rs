@@ -819,7 +819,7 @@ async fn run_one(
     if let (Some(cache), Some(key), true) = (cache, key, early)
         && let Some(hit) = cache.get(Class::Reader, key)
     {
-        tally.add(params.operation_name.clone(), "ok");
+        tally.add(hit.operation().map(String::from), "ok");
         return hit.response();
     }
     let ready = match prepare(state, params, via).await {
@@ -854,8 +854,8 @@ async fn run_one(
     }
     let ran_or_refused = execute(state, http, caller, ready).await;
     match &ran_or_refused {
-        Outcome::Ran { response, .. } => tally.add(name, outcome(&response.errors)),
-        Outcome::Refused(refusal) => tally.refused(name, refusal),
+        Outcome::Ran { response, .. } => tally.add(name.clone(), outcome(&response.errors)),
+        Outcome::Refused(refusal) => tally.refused(name.clone(), refusal),
     }
     let mut response = match (ran_or_refused, storing) {
         (
@@ -872,8 +872,11 @@ async fn run_one(
                     class,
                     key,
                     ticket,
-                    bytes.clone(),
-                    content_type.clone(),
+                    response_cache::Answer {
+                        body: bytes.clone(),
+                        content_type: content_type.clone(),
+                        operation: name.clone(),
+                    },
                     shape.volatile,
                 );
                 HttpResponse::Ok()

@@ -138,6 +138,7 @@ mod tests {
                 channel_id,
                 source_id: None,
                 original_url: None,
+                original_published_at: None,
                 kind: ArticleKind::Original,
                 status: ArticleStatus::Published,
                 published_at: Some(now),

@@ -286,10 +286,12 @@ impl Application {
             buffered_views = self.views.buffered(),
             "requests drained: writing buffered views and webhook state"
         );
-        tokio::join!(self.views.shutdown(), self.webhooks.shutdown());
-        if let Some(ingest) = &self.ingest {
-            ingest.shutdown().await;
-        }
+        let ingest = async {
+            if let Some(ingest) = &self.ingest {
+                ingest.shutdown().await;
+            }
+        };
+        tokio::join!(self.views.shutdown(), self.webhooks.shutdown(), ingest);
         served
     }
 
@@ -411,7 +413,8 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         tracing::warn!(error = %e, "readiness check: database unreachable");
         return not_ready("database unreachable");
     }
-    match migration::Migrator::get_pending_migrations(&state.db).await {
+    // Read-only: a probe must not create the migrations table.
+    match migration::Migrator::get_pending_migrations_read_only(&state.db).await {
         Ok(pending) if pending.is_empty() => HttpResponse::Ok().json(json!({ "status": "ready" })),
         Ok(pending) => {
             let names: Vec<&str> = pending.iter().map(|m| m.name()).collect();
@@ -420,6 +423,12 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 "{} migration(s) pending: run `newsroom migrate`",
                 pending.len()
             ))
+        }
+        // A migration this build does not know: a newer build migrated during a rolling deploy.
+        // Nothing this build needs is pending, so it stays in rotation until it is replaced.
+        Err(sea_orm::DbErr::Custom(why)) if why.contains("is missing") => {
+            tracing::debug!(%why, "readiness check: the database has migrations newer than this build");
+            HttpResponse::Ok().json(json!({ "status": "ready" }))
         }
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: cannot read the applied migrations");

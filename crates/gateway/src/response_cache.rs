@@ -267,11 +267,21 @@ impl ResponseCache {
 
     /// Notes the generation (and when the next scheduled article appears) before a request reads
     /// the database. `None` when that cannot be known, and the answer should not be stored.
+    ///
+    /// It never waits: while the notifications connection is down nothing is stored anyway,
+    /// and while another request is finding the next scheduled article this one runs without
+    /// storing its answer. In a database outage a request must fail after one acquire timeout,
+    /// not queue for this lookup behind every request before it.
     pub async fn ticket(&self) -> Option<Ticket> {
+        if !self.listening.load(Ordering::SeqCst) {
+            return None;
+        }
         let generation = self.generation.load(Ordering::SeqCst);
         let views = self.views.load(Ordering::SeqCst);
         let now = self.clock.now();
-        let mut horizon = self.horizon.lock().await;
+        let Ok(mut horizon) = self.horizon.try_lock() else {
+            return None;
+        };
         let known = (*horizon).filter(|h| {
             h.generation == generation && h.from <= now && h.next.is_none_or(|next| now < next)
         });

@@ -104,7 +104,10 @@ pub async fn upgrade(
         extensions.set("limit", "connections");
         extensions.set("max", max as u64);
         return HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE)
-            .insert_header((header::RETRY_AFTER, "5"))
+            .insert_header((
+                header::RETRY_AFTER,
+                crate::ops::RETRY_AFTER_SECS.to_string(),
+            ))
             .json(json!({ "errors": [error] }));
     };
     let (response, session, stream) = match actix_ws::handle_with_protocols(&req, body, &[PROTOCOL])
@@ -426,9 +429,8 @@ impl Connection {
                         .set("retryAfter", wait);
                     error
                 }
-                auth::Refusal::Unauthenticated(why) | auth::Refusal::Unavailable(why) => {
-                    coded(why, Code::Internal)
-                }
+                auth::Refusal::Unauthenticated(why) => coded(why, Code::Unauthenticated),
+                auth::Refusal::Unavailable(why) => coded(why, Code::ServiceUnavailable),
             };
             return refuse(session, &id, vec![error]).await;
         }

@@ -13,7 +13,7 @@ use newsroom_domain::{
         self, Actor, Transition,
         catalog::{self, ChannelInput, PageInput},
     },
-    entities::{ArticleStatus, BodyFormat, Role, article, site_setting},
+    entities::{ArticleStatus, BodyFormat, Role, article, article_change, site_setting},
     pagination::PageRequest,
     search::{self, SearchQuery},
     transfer::{self, ImportError, ImportReport},
@@ -237,6 +237,33 @@ async fn the_demo_and_every_kind_of_content_round_trip_byte_for_byte(
     let report = import_text(&target, &first).await?;
     ensure!(report.unchanged.total() == 0, "{report:?}");
     ensure!(report.created.articles == 304, "{report:?}");
+    // Partners' change feed hears of every imported article readers may see, stamped no earlier
+    // than the import (never behind a reader's cursor), or at its publish time when scheduled.
+    let shown = article::Entity::find()
+        .filter(article::Column::Status.is_in([ArticleStatus::Published, ArticleStatus::Scheduled]))
+        .all(&target)
+        .await?;
+    let changes = article_change::Entity::find().all(&target).await?;
+    for a in &shown {
+        let published_at = a
+            .published_at
+            .context("a shown article has a publish time")?;
+        // Shown already: stamped when the log was written, after every record was read.
+        let stamped = |at| {
+            if published_at > test_now() {
+                at >= published_at
+            } else {
+                at > test_now()
+            }
+        };
+        ensure!(
+            changes
+                .iter()
+                .any(|c| c.article_id == a.id && c.change == "upsert" && stamped(c.visible_from)),
+            "{}: no change-log entry stamped after the records were read",
+            a.slug
+        );
+    }
     let second = export_text(&target).await?;
     same_lines(&first, &second)?;
 

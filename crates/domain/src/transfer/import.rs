@@ -7,7 +7,7 @@
 //! twice, or into the site it came from, changes nothing; different content is a conflict that
 //! stops the import. An import never overwrites an editor's work.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     TransactionSession, TransactionTrait,
@@ -102,6 +102,7 @@ where
     C: ConnectionTrait + TransactionTrait,
     I: IntoIterator<Item = std::io::Result<String>>,
 {
+    let started = std::time::Instant::now();
     let mut lines = lines.into_iter();
     let header = match lines.next() {
         Some(Ok(line)) => line,
@@ -157,6 +158,22 @@ where
         crate::search::index_articles(&txn, segmenter, &rows)
             .await
             .map_err(|e| located(last_article_line, e.into()))?;
+    }
+    // The change log last, stamped with the time it is written: readers of the log take entries
+    // once they are `SETTLE` old, so entries stamped when a long import began would commit behind
+    // their cursors and never reach them.
+    let recorded_at = now + TimeDelta::from_std(started.elapsed()).unwrap_or(TimeDelta::zero());
+    for chunk in created_articles.chunks(INDEX_BATCH) {
+        let rows = article::Entity::find()
+            .filter(article::Column::Id.is_in(chunk.iter().copied()))
+            .all(&txn)
+            .await
+            .map_err(|e| located(last_article_line, e.into()))?;
+        for row in &rows {
+            crate::changes::record(&txn, None, row, recorded_at)
+                .await
+                .map_err(|e| located(last_article_line, e.into()))?;
+        }
     }
     txn.commit().await.map_err(|e| located(line_no, e.into()))?;
     Ok(report)
@@ -565,7 +582,7 @@ async fn article<C: ConnectionTrait>(
     let saved = row.insert(txn).await.map_err(editorial::slug_clash)?;
     editorial::replace_tags(txn, saved.id, &resolved.tag_ids).await?;
     editorial::record_revision(txn, saved.id, r.version, &resolved.snapshot, None, now).await?;
-    crate::changes::record(txn, None, &saved, now).await?;
+    // Its change-log entry is written once every record is in (see `import`).
     Ok((Outcome::Created, Some(saved.id)))
 }
 

@@ -556,3 +556,64 @@ where
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Feed ingest's bookkeeping (a source's `feed_*` columns, a claim that changes no row) and a new
+/// draft change nothing a reader sees, so they notify no server; an edit of a source's public
+/// columns and a published insert do.
+#[tokio::test]
+async fn feed_bookkeeping_and_drafts_notify_no_one() -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    if !postgres_configured() {
+        eprintln!("TEST_POSTGRES_URL is not set: PostgreSQL variant not run");
+        return Ok(());
+    }
+    let (test_db, db) = newsroom_tests::TestDb::create(Backend::Postgres).await?;
+    let mut listener = sea_orm::sqlx::postgres::PgListener::connect(&test_db.url).await?;
+    listener.listen("newsroom_content").await?;
+    // Arranging: a channel and a source (both notify), then a marker to wait for.
+    for sql in [
+        "INSERT INTO channels (id, slug, name, created_at) VALUES (1, 'c', 'c', now())",
+        "INSERT INTO sources (id, slug, name, license, syndication_allowed, created_at, updated_at) \
+         VALUES (1, 's', 's', 'permission_granted', false, now(), now())",
+        "NOTIFY newsroom_content, 'arranged'",
+    ] {
+        db.execute_unprepared(sql).await?;
+    }
+    while next(&mut listener).await? != "arranged" {}
+
+    // Quiet: each in its own transaction, then a marker. Had any of them notified, its
+    // notification would arrive before the marker.
+    for sql in [
+        "UPDATE sources SET feed_checked_at = now(), feed_next_at = now(), \
+           feed_failures = feed_failures + 1, feed_error = 'timed out', updated_at = now() \
+         WHERE id = 1",
+        "UPDATE sources SET feed_next_at = now() WHERE id = 1 AND feed_failures > 99",
+        "INSERT INTO articles (slug, title, body, channel_id, source_id, kind, status, \
+           created_at, updated_at) \
+         VALUES ('d', '草稿', '正文', 1, 1, 'reprint', 'draft', now(), now())",
+        "NOTIFY newsroom_content, 'quiet'",
+    ] {
+        db.execute_unprepared(sql).await?;
+    }
+    assert_eq!(next(&mut listener).await?, "quiet");
+
+    // Loud: what readers see.
+    for sql in [
+        "UPDATE sources SET name = '新来源' WHERE id = 1",
+        "INSERT INTO articles (slug, title, body, channel_id, kind, status, published_at, \
+           created_at, updated_at) \
+         VALUES ('p', '已发布', '正文', 1, 'original', 'published', now(), now(), now())",
+    ] {
+        db.execute_unprepared(sql).await?;
+        assert_eq!(next(&mut listener).await?, "", "{sql}");
+    }
+    Ok(())
+}
+
+/// The payload of the next notification `listener` receives.
+async fn next(listener: &mut sea_orm::sqlx::postgres::PgListener) -> anyhow::Result<String> {
+    let notification = tokio::time::timeout(Duration::from_secs(10), listener.recv())
+        .await
+        .context("no notification within 10 s")??;
+    Ok(notification.payload().to_owned())
+}

@@ -7,9 +7,12 @@ use anyhow::{Context, ensure};
 use chrono::{DateTime, TimeDelta, Utc};
 use migration::MigratorTrait;
 use newsroom_domain::{
+    articles::Audience,
     demo::SEED_ARTICLE_SLUG,
     editorial::{self, Actor, NewArticle, Transition},
     entities::{ArticleKind, ArticleStatus, BodyFormat, Role, article},
+    pagination::PageRequest,
+    search::{self, SearchQuery},
 };
 use newsroom_tests::{Backend, TestApp, TestDb, on_both_backends, segmenter, test_now};
 use sea_orm::{
@@ -809,5 +812,101 @@ async fn the_postings_migration_converts_ranking_vectors() -> anyhow::Result<()>
     );
     db.close().await?;
     drop(test_db);
+    Ok(())
+}
+
+/// PostgreSQL, several words: the first page comes from the heads of the words' postings (the
+/// threshold algorithm, see `postings_top`), which must be exactly the page that scoring every
+/// match gives. Hundreds of articles share a city at the same top score, so the heads are cut
+/// inside runs of equal scores, where only the order of publication tells articles apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_several_words_first_page_is_the_fully_scored_page() -> anyhow::Result<()> {
+    if !newsroom_tests::postgres_configured() {
+        eprintln!("TEST_POSTGRES_URL is not set: PostgreSQL test not run");
+        return Ok(());
+    }
+    let (_test_db, db) = TestDb::create(Backend::Postgres).await?;
+    let (_, now) = newsroom_tests::corpus::seed_articles(&db, 1_500).await?;
+    newsroom_tests::corpus::index(&db).await?;
+    // The 256th and 257th postings of 南昌 score alike: the first head ends inside a run of ties.
+    let cut = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT score FROM search_postings WHERE word = '南昌' \
+             ORDER BY score DESC, published_at DESC, article_id DESC OFFSET 255 LIMIT 2",
+        ))
+        .await?
+        .iter()
+        .map(|r| r.try_get::<f64>("", "score"))
+        .collect::<Result<Vec<_>, _>>()?;
+    ensure!(cut.len() == 2 && cut[0] == cut[1], "{cut:?}");
+    let segmenter = segmenter()?;
+    for q in [
+        "南昌 新能源汽车",
+        "南昌 数字经济",
+        "赣州 南昌",
+        "南昌 产业 项目",
+    ] {
+        let query = SearchQuery::parse(&segmenter, q)?;
+        let words = query.words().to_vec();
+        for first in [1, 20, 60, 100] {
+            let page = search::search(
+                &db,
+                now,
+                Audience::Reader,
+                &query,
+                &Default::default(),
+                &PageRequest::first(first),
+            )
+            .await?;
+            let got: Vec<(i64, f64)> = page.items.iter().map(|h| (h.article.id, h.score)).collect();
+            // Every match scored: the mean of its words' postings, best first, then newest.
+            let placeholders = (1..=words.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let tsquery = words
+                .iter()
+                .map(|w| format!("'{w}'"))
+                .collect::<Vec<_>>()
+                .join(" & ");
+            let n = words.len();
+            let sql = format!(
+                "SELECT a.id, COALESCE((SELECT SUM(p.score) FROM search_postings p \
+                   WHERE p.article_id = a.id AND p.word IN ({placeholders})), 0) / {n} AS score \
+                 FROM article_search s JOIN articles a ON a.id = s.article_id \
+                 WHERE s.document @@ CAST(${} AS tsquery) \
+                   AND a.status IN ('published', 'scheduled') AND a.published_at <= ${} \
+                 ORDER BY score DESC, a.published_at DESC, a.id DESC LIMIT {first}",
+                n + 1,
+                n + 2
+            );
+            let mut values: Vec<sea_orm::Value> = words.iter().map(|w| w.as_str().into()).collect();
+            values.push(tsquery.into());
+            values.push(now.into());
+            let expected = db
+                .query_all_raw(Statement::from_sql_and_values(
+                    db.get_database_backend(),
+                    sql,
+                    values,
+                ))
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get::<i64>("", "id")?, r.try_get::<f64>("", "score")?)))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            ensure!(!expected.is_empty(), "{q}: no match");
+            if let Some(at) =
+                (0..got.len().max(expected.len())).find(|&i| got.get(i) != expected.get(i))
+            {
+                anyhow::bail!(
+                    "{q}, first {first}: from place {at} got {:?}, expected {:?} ({} and {} hits)",
+                    &got[at.min(got.len())..got.len().min(at + 4)],
+                    &expected[at.min(expected.len())..expected.len().min(at + 4)],
+                    got.len(),
+                    expected.len()
+                );
+            }
+        }
+    }
     Ok(())
 }

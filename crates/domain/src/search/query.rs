@@ -172,12 +172,16 @@ pub async fn search<C: ConnectionTrait>(
     let backend = db.get_database_backend();
     let wanted = page.limit + 1;
     let visible = audience.public().condition(now);
-    // PostgreSQL, one word: the best hits are the head of the word's postings, read in order off
-    // their index and stopping at the page, however many articles hold the word. Articles that
-    // hold it only in their body (score 0) follow once the postings run out.
-    let one_word = backend == DbBackend::Postgres && query.words.len() == 1;
+    // PostgreSQL: the hits that score come from the postings, so that a page costs what the head
+    // of its words' postings costs rather than a score for every match. One word: the head of
+    // its postings, read in order off their index and stopping at the page, however many
+    // articles hold the word. Several words, first page: the heads of each word's postings,
+    // merged (see `postings_top`). Articles that hold none of the words in their ranking record
+    // (score 0) follow once the postings run out. Otherwise every match is scored.
+    let postgres = backend == DbBackend::Postgres;
     let mut hits = Vec::new();
-    if one_word && page.cursor.as_ref().is_none_or(|c| c.score > 0.0) {
+    let mut scored = false;
+    if postgres && query.words.len() == 1 && page.cursor.as_ref().is_none_or(|c| c.score > 0.0) {
         let walk = postings_walk(
             &query.words[0],
             visible.clone(),
@@ -186,10 +190,19 @@ pub async fn search<C: ConnectionTrait>(
             wanted,
         );
         hits = read_hits(db, backend.build(&walk)).await?;
+        scored = true;
+    } else if postgres
+        && query.words.len() > 1
+        && page.cursor.is_none()
+        && let Some(top) = postings_top(db, query, &visible, &narrowed, wanted).await?
+    {
+        hits = top;
+        scored = true;
     }
     let missing = wanted - hits.len() as u64;
     if missing > 0 {
-        let ranked = ranked_matches(backend, query, one_word, visible, narrowed);
+        let zero_only = postgres && (query.words.len() == 1 || scored);
+        let ranked = ranked_matches(backend, query, zero_only, visible, narrowed);
         let statement = page_of(backend, query, ranked, page.cursor.as_ref(), missing);
         hits.extend(read_hits(db, statement).await?);
     }
@@ -328,6 +341,177 @@ fn postings_walk(
         );
     }
     walk
+}
+
+/// PostgreSQL, several words: the visible articles among the first `depth` postings of any word
+/// that hold every word, best first, and rank at or above `bound`. An article's score is the sum
+/// of all its words' postings over the number of words (as [`score`] computes it), so a page
+/// from here and the next one from full scoring order and page alike.
+fn postings_merge(
+    query: &SearchQuery,
+    depth: u64,
+    bound: Option<&Bound>,
+    visible: Condition,
+    narrowed: Condition,
+    limit: u64,
+) -> SelectStatement {
+    let merged = Alias::new("merged");
+    let col = |name: &str| Expr::col((Alias::new("merged"), Alias::new(name)));
+    let words = query.words.len() as f64;
+    let mut sums = Sql::select();
+    sums.expr_as(posting("article_id"), Alias::new("id"))
+        .expr_as(
+            Expr::from(Func::sum(posting("score"))).div(words),
+            Alias::new("score"),
+        )
+        .expr_as(
+            Func::max(posting("published_at")),
+            Alias::new("published_at"),
+        )
+        .from(Alias::new(POSTINGS))
+        .and_where(posting("word").is_in(query.words.iter().map(String::as_str)))
+        .and_where(heads(query, depth))
+        .group_by_col(posting_col("article_id"));
+    let mut merge = Sql::select();
+    merge
+        .expr_as(col("score"), Alias::new("score"))
+        .column((article::Entity, Asterisk))
+        .from_subquery(sums, merged.clone())
+        .inner_join(
+            article::Entity,
+            Expr::col((article::Entity, article::Column::Id))
+                .equals((merged.clone(), Alias::new("id"))),
+        )
+        .inner_join(
+            Alias::new("article_search"),
+            Expr::col((Alias::new("article_search"), Alias::new("article_id")))
+                .equals((merged, Alias::new("id"))),
+        )
+        .and_where(Expr::cust_with_values(
+            "article_search.document @@ CAST($1 AS tsquery)",
+            [tsquery(&query.words, " & ")],
+        ))
+        .cond_where(visible)
+        .cond_where(narrowed)
+        .order_by_expr(col("score"), Order::Desc)
+        .order_by_expr(col("published_at"), Order::Desc)
+        .order_by_expr(col("id"), Order::Desc)
+        .limit(limit);
+    if let Some(bound) = bound {
+        let above = col("score").gt(bound.score);
+        merge.and_where(match bound.tie {
+            Some((at, id)) => above.or(col("score").eq(bound.score).and(
+                Expr::tuple([col("published_at"), col("id")])
+                    .gte(Expr::tuple([Expr::val(at), Expr::val(id)])),
+            )),
+            None => above,
+        });
+    }
+    merge
+}
+
+/// Below what no article outside the merged heads can rank: the mean of the last score read of
+/// each word, and among articles at exactly that score, the oldest place read.
+#[derive(Debug)]
+struct Bound {
+    score: f64,
+    tie: Option<(DateTime<Utc>, i64)>,
+}
+
+/// PostgreSQL, several words, first page: the threshold algorithm over the words' postings.
+/// Reads the head of each word's postings (its best `depth`), sums every word's postings for
+/// each article read, and keeps those that rank above anything not read: an article outside
+/// every head scores at most the last score of each head, and, scoring exactly that, is older
+/// than each head's last. `None` when the heads do not hold a full page that provably comes
+/// first (a word common at the top score, or a narrow filter); the caller then scores every
+/// match. A page found here is exactly the page full scoring would give.
+async fn postings_top<C: ConnectionTrait>(
+    db: &C,
+    query: &SearchQuery,
+    visible: &Condition,
+    narrowed: &Condition,
+    wanted: u64,
+) -> Result<Option<Vec<Hit>>> {
+    let backend = db.get_database_backend();
+    for depth in POSTINGS_DEPTHS {
+        let mut last_scores = 0.0;
+        let mut tie: Option<(DateTime<Utc>, i64)> = None;
+        // Ties are ordered only where each head's last posting scores above nothing.
+        let mut ties_ordered = true;
+        let mut complete = true;
+        for word in &query.words {
+            let mut last = Sql::select();
+            last.column(posting_col("article_id"))
+                .column(posting_col("score"))
+                .column(posting_col("published_at"))
+                .from(Alias::new(POSTINGS))
+                .and_where(posting("word").eq(word.as_str()))
+                .order_by_expr(posting("score"), Order::Desc)
+                .order_by_expr(posting("published_at"), Order::Desc)
+                .order_by_expr(posting("article_id"), Order::Desc)
+                .offset(depth - 1)
+                .limit(1);
+            // No posting that deep: the head is the word's every posting, and an article outside
+            // it scores 0 for the word and has no place in its order.
+            if let Some(row) = db.query_one_raw(backend.build(&last)).await? {
+                let score: f64 = row.try_get("", "score")?;
+                let at: DateTime<Utc> = row.try_get("", "published_at")?;
+                let id: i64 = row.try_get("", "article_id")?;
+                complete = false;
+                last_scores += score;
+                tie = Some(tie.map_or((at, id), |t| t.min((at, id))));
+                ties_ordered &= score > 0.0;
+            }
+        }
+        let bound = (!complete).then(|| Bound {
+            score: last_scores / query.words.len() as f64,
+            tie: tie.filter(|_| ties_ordered),
+        });
+        let merge = postings_merge(
+            query,
+            depth,
+            bound.as_ref(),
+            visible.clone(),
+            narrowed.clone(),
+            wanted,
+        );
+        let hits = read_hits(db, backend.build(&merge)).await?;
+        if complete || hits.len() as u64 == wanted {
+            return Ok(Some(hits));
+        }
+    }
+    Ok(None)
+}
+
+/// `search_postings.article_id IN` the first `depth` postings of any of the words, in the
+/// postings index's order.
+fn heads(query: &SearchQuery, depth: u64) -> Expr {
+    let limit = i64::try_from(depth).unwrap_or(i64::MAX);
+    let mut values = Vec::new();
+    let heads = query
+        .words
+        .iter()
+        .enumerate()
+        .map(|(i, word)| {
+            values.push(sea_orm::Value::from(word.as_str()));
+            values.push(sea_orm::Value::from(limit));
+            format!(
+                "(SELECT article_id FROM search_postings WHERE word = ${} \
+                 ORDER BY score DESC, published_at DESC, article_id DESC LIMIT ${})",
+                2 * i + 1,
+                2 * i + 2
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ");
+    Expr::cust_with_values(format!("search_postings.article_id IN ({heads})"), values)
+}
+
+/// How deep [`postings_top`] reads each word's postings, in turn, before scoring every match.
+const POSTINGS_DEPTHS: [u64; 2] = [256, 2048];
+
+fn posting_col(column: &str) -> (Alias, Alias) {
+    (Alias::new(POSTINGS), Alias::new(column))
 }
 
 /// PostgreSQL's postings table (see `index.rs`).

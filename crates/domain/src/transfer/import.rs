@@ -150,9 +150,7 @@ where
     }
     // Indexed once every record is in: an article's tags and source are final by then.
     for chunk in created_articles.chunks(INDEX_BATCH) {
-        let rows = article::Entity::find()
-            .filter(article::Column::Id.is_in(chunk.iter().copied()))
-            .all(&txn)
+        let rows = stored(&txn, chunk)
             .await
             .map_err(|e| located(last_article_line, e.into()))?;
         crate::search::index_articles(&txn, segmenter, &rows)
@@ -164,9 +162,7 @@ where
     // their cursors and never reach them.
     let recorded_at = now + TimeDelta::from_std(started.elapsed()).unwrap_or(TimeDelta::zero());
     for chunk in created_articles.chunks(INDEX_BATCH) {
-        let rows = article::Entity::find()
-            .filter(article::Column::Id.is_in(chunk.iter().copied()))
-            .all(&txn)
+        let rows = stored(&txn, chunk)
             .await
             .map_err(|e| located(last_article_line, e.into()))?;
         for row in &rows {
@@ -177,6 +173,17 @@ where
     }
     txn.commit().await.map_err(|e| located(line_no, e.into()))?;
     Ok(report)
+}
+
+/// The articles of `ids` as this import stored them.
+async fn stored<C: ConnectionTrait>(
+    txn: &C,
+    ids: &[i64],
+) -> std::result::Result<Vec<article::Model>, sea_orm::DbErr> {
+    article::Entity::find()
+        .filter(article::Column::Id.is_in(ids.iter().copied()))
+        .all(txn)
+        .await
 }
 
 fn located(line: u64, fault: Fault) -> ImportError {

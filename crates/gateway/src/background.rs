@@ -1,6 +1,6 @@
-//! The stop handle of a background task that works in rounds (webhook delivery, feed ingest):
-//! the task asks whether to go on and pauses between rounds; a graceful stop wakes it from its
-//! pause and waits for the round in hand to end.
+//! The stop handle of a background task that works in rounds (webhook delivery, feed ingest,
+//! the subscription publications): the task asks whether to go on and pauses between rounds; a
+//! graceful stop wakes it from its pause and waits for the round in hand to end.
 
 use std::sync::{
     Mutex, PoisonError,

@@ -15,7 +15,7 @@
 
 use std::{
     sync::{
-        Arc, Mutex, PoisonError,
+        Arc,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
@@ -26,10 +26,9 @@ use newsroom_domain::{
     clock::Clock,
 };
 use sea_orm::DatabaseConnection;
-use tokio::{
-    sync::{Notify, broadcast, watch},
-    task::JoinHandle,
-};
+use tokio::sync::{broadcast, watch};
+
+use crate::background::Background;
 
 /// Log entries read in one go.
 const BATCH: u64 = 500;
@@ -45,8 +44,7 @@ pub struct PublicationHub {
     connections: AtomicUsize,
     sender: broadcast::Sender<Arc<Publication>>,
     closing: watch::Sender<bool>,
-    stop: Notify,
-    task: Mutex<Option<JoinHandle<()>>>,
+    background: Background,
 }
 
 /// A connection's place under the limit; given back when dropped.
@@ -74,8 +72,7 @@ impl PublicationHub {
             connections: AtomicUsize::new(0),
             sender: broadcast::channel(BACKLOG).0,
             closing: watch::channel(false).0,
-            stop: Notify::new(),
-            task: Mutex::new(None),
+            background: Background::default(),
         })
     }
 
@@ -90,7 +87,7 @@ impl PublicationHub {
                 Err(e) => {
                     tracing::warn!(error = %e, "reading the change log for subscriptions failed; will retry");
                     loop {
-                        if hub.pause().await {
+                        if !hub.background.pause(hub.poll).await {
                             return;
                         }
                         match Publications::from_now(&hub.db, hub.clock.now()).await {
@@ -103,21 +100,13 @@ impl PublicationHub {
                 }
             };
             loop {
-                if hub.pause().await {
+                if !hub.background.pause(hub.poll).await {
                     return;
                 }
                 hub.round(&mut feed).await;
             }
         });
-        *self.task.lock().unwrap_or_else(PoisonError::into_inner) = Some(task);
-    }
-
-    /// Waits for the next poll; `true` when the hub is stopping instead.
-    async fn pause(&self) -> bool {
-        tokio::select! {
-            () = tokio::time::sleep(self.poll) => false,
-            () = self.stop.notified() => true,
-        }
+        self.background.started(task);
     }
 
     /// Reads every settled entry and broadcasts the publications among them.
@@ -144,15 +133,7 @@ impl PublicationHub {
     /// Stops following the log and tells every connection to close.
     pub async fn shutdown(&self) {
         self.close_all();
-        self.stop.notify_one();
-        let task = self
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(task) = task {
-            let _ = task.await;
-        }
+        self.background.stop().await;
     }
 
     /// Tells every connection to close (the server is stopping).

@@ -21,6 +21,7 @@ mod m20261127_000013_create_search_postings;
 mod m20261127_000014_add_feed_ingest;
 mod m20261127_000015_notify_content_changes;
 mod m20261127_000016_quiet_feed_bookkeeping;
+mod m20261127_000017_index_visible_ids;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000014_add_feed_ingest::Migration),
             Box::new(m20261127_000015_notify_content_changes::Migration),
             Box::new(m20261127_000016_quiet_feed_bookkeeping::Migration),
+            Box::new(m20261127_000017_index_visible_ids::Migration),
         ]
     }
 }

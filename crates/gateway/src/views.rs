@@ -15,13 +15,15 @@
 //! [`ViewError::Unavailable`] rather than letting an outage grow memory without bound.
 
 use std::{
+    collections::HashMap,
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
+use async_graphql::dataloader::{DataLoader, Loader};
 use chrono::{DateTime, TimeDelta, Utc};
 use moka::ops::compute::Op;
 use newsroom_domain::{
@@ -36,8 +38,16 @@ use tokio::{sync::Notify, task::JoinHandle};
 /// How many ranked articles each cached ranking keeps; `first` is capped at this.
 pub const RANKING_DEPTH: u64 = 100;
 
+/// How long an article found visible is taken to be visible still without asking again.
+const VISIBLE_FOR: Duration = Duration::from_secs(5);
 /// How long an article found visible is still taken to be when the database cannot be asked.
 const KNOWN_VISIBLE_FOR: Duration = Duration::from_secs(3600);
+/// How long the first view of an article waits for others to look theirs up in the same query.
+const LOOKUP_DELAY: Duration = Duration::from_millis(1);
+
+/// How many user agents' bot verdicts are remembered, and up to what length an agent is.
+const BOT_VERDICTS: u64 = 10_000;
+const MAX_REMEMBERED_AGENT: usize = 512;
 
 /// What happened to a view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +86,25 @@ pub struct ViewSettings {
     pub max_buffered: usize,
     /// Prefix of every Redis key this server writes.
     pub redis_prefix: String,
+}
+
+/// Finds which of the articles asked about are visible to readers now (by the service's
+/// clock); those not visible are left out of the answer.
+struct VisibleLoader {
+    db: DatabaseConnection,
+    clock: Arc<dyn Clock>,
+}
+
+impl Loader<i64> for VisibleLoader {
+    type Value = ();
+    type Error = Arc<newsroom_domain::Error>;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, ()>, Self::Error> {
+        let found = articles::visible_among(&self.db, self.clock.now(), Audience::Reader, keys)
+            .await
+            .map_err(Arc::new)?;
+        Ok(found.into_iter().map(|id| (id, ())).collect())
+    }
 }
 
 /// Checks and records "first view within the window"; returns whether this one is first.
@@ -162,11 +191,15 @@ pub struct ViewService {
     buffer: Mutex<Buffer>,
     /// Views refused because the buffer was full.
     dropped: AtomicU64,
-    /// Articles recently found visible, so that a burst of views costs one lookup.
-    visible: moka::future::Cache<i64, ()>,
-    /// Articles found visible within [`KNOWN_VISIBLE_FOR`], trusted while the database is down.
-    known_visible: moka::future::Cache<i64, ()>,
+    /// When each article was last found visible: within [`VISIBLE_FOR`] a view needs no
+    /// lookup; within [`KNOWN_VISIBLE_FOR`] it is trusted while the database cannot be asked.
+    seen_visible: moka::sync::Cache<i64, Instant>,
+    /// Looks up the visibility of the articles not seen lately, many in one query.
+    lookups: DataLoader<VisibleLoader>,
     rankings: moka::future::Cache<RankingKey, Arc<Vec<Ranked>>>,
+    /// Bot verdicts by user agent: matching an agent against every crawler pattern costs more
+    /// than the rest of a view, and a site sees few distinct agents.
+    bots: moka::sync::Cache<Box<str>, bool>,
     stop: Notify,
     flusher: Mutex<Option<JoinHandle<()>>>,
     /// Told each time view counts are written, so cached answers that show them are dropped.
@@ -203,14 +236,19 @@ impl ViewService {
             ),
         };
         Ok(Arc::new(ViewService {
-            visible: moka::future::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(5))
-                .build(),
-            known_visible: moka::future::Cache::builder()
+            seen_visible: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(KNOWN_VISIBLE_FOR)
                 .build(),
+            lookups: DataLoader::new(
+                VisibleLoader {
+                    db: db.clone(),
+                    clock: clock.clone(),
+                },
+                tokio::spawn,
+            )
+            .delay(LOOKUP_DELAY),
+            bots: moka::sync::Cache::new(BOT_VERDICTS),
             rankings: moka::future::Cache::builder()
                 .max_capacity(1_000)
                 .time_to_live(settings.ranking_refresh)
@@ -235,8 +273,8 @@ impl ViewService {
         user_agent: Option<&str>,
     ) -> Result<ViewOutcome, ViewError> {
         let now = self.clock.now();
-        self.check_visible(article_id, now).await?;
-        if views::is_bot(user_agent) {
+        self.check_visible(article_id).await?;
+        if self.is_bot(user_agent) {
             return Ok(ViewOutcome::Bot);
         }
         let hour = views::hour_of(now);
@@ -263,29 +301,45 @@ impl ViewService {
         Ok(ViewOutcome::Counted)
     }
 
-    /// Fails unless `article_id` is visible to readers. A recent answer is reused; when the
-    /// database cannot be asked, an article seen visible within [`KNOWN_VISIBLE_FOR`] is taken
-    /// to be visible still, so that views keep counting through an outage.
-    async fn check_visible(&self, article_id: i64, now: DateTime<Utc>) -> Result<(), ViewError> {
-        if self.visible.get(&article_id).await.is_some() {
+    /// Fails unless `article_id` is visible to readers. A recent answer is reused; the articles
+    /// not seen lately are looked up together, in one query per millisecond or so however many
+    /// views arrive. When the database cannot be asked, an article seen visible within
+    /// [`KNOWN_VISIBLE_FOR`] is taken to be visible still, so that views keep counting through
+    /// an outage.
+    async fn check_visible(&self, article_id: i64) -> Result<(), ViewError> {
+        let seen = self.seen_visible.get(&article_id);
+        if seen.is_some_and(|at| at.elapsed() < VISIBLE_FOR) {
             return Ok(());
         }
-        match articles::by_id(&self.db, now, Audience::Reader, article_id).await {
-            Ok(Some(_)) => {
-                self.visible.insert(article_id, ()).await;
-                self.known_visible.insert(article_id, ()).await;
+        match self.lookups.load_one(article_id).await {
+            Ok(Some(())) => {
+                self.seen_visible.insert(article_id, Instant::now());
                 Ok(())
             }
             Ok(None) => {
-                self.known_visible.invalidate(&article_id).await;
+                self.seen_visible.invalidate(&article_id);
                 Err(ViewError::NotFound)
             }
-            Err(e) if e.is_unavailable() && self.known_visible.contains_key(&article_id) => {
+            Err(e) if e.is_unavailable() && seen.is_some() => {
                 tracing::debug!(error = %e, article_id, "database unavailable: counting a view of an article known to be visible");
                 Ok(())
             }
             Err(e) => Err(ViewError::Unavailable(e.to_string())),
         }
+    }
+
+    /// [`views::is_bot`], remembered per user agent (agents longer than any browser's are
+    /// matched each time rather than kept).
+    fn is_bot(&self, user_agent: Option<&str>) -> bool {
+        let Some(agent) = user_agent.filter(|a| a.len() <= MAX_REMEMBERED_AGENT) else {
+            return views::is_bot(user_agent);
+        };
+        if let Some(verdict) = self.bots.get(agent) {
+            return verdict;
+        }
+        let verdict = views::is_bot(Some(agent));
+        self.bots.insert(agent.into(), verdict);
+        verdict
     }
 
     fn buffer(&self) -> std::sync::MutexGuard<'_, Buffer> {

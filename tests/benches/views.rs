@@ -222,6 +222,7 @@ async fn ranking(backend: Backend) -> anyhow::Result<()> {
             redis_url: None,
             redis_prefix: "bench".into(),
             max_buffered: 100_000,
+            recheck: Duration::from_secs(5),
         },
     )
     .await?;

@@ -171,6 +171,8 @@ async fn a_postgres_outage_is_503_and_the_server_resumes_by_itself() -> anyhow::
         config.db_acquire_timeout_ms = 300;
         // Views are written when the test says so.
         config.view_flush_ms = 3_600_000;
+        // Every view asks the database, so that views during the cut take the outage path.
+        config.view_recheck_ms = 0;
         // Every request below must reach the database. With the cache on, an answer stored
         // before the cut may still be served in the moment before the cache hears that its
         // notifications connection is gone (it then stops serving until it is back).

@@ -102,6 +102,7 @@ impl Application {
                 redis_url: config.redis_url.clone(),
                 redis_prefix: config.redis_prefix.clone(),
                 max_buffered: config.view_buffer_max,
+                recheck: std::time::Duration::from_millis(config.view_recheck_ms),
             },
         )
         .await

@@ -90,6 +90,9 @@ pub struct Config {
     pub view_window_secs: u64,
     /// `NEWSROOM_VIEW_FLUSH_MS`: how often buffered views are written.
     pub view_flush_ms: u64,
+    /// `NEWSROOM_VIEW_RECHECK_MS`: how long an article found visible is counted without
+    /// checking again (how long views of an article just taken down may still count).
+    pub view_recheck_ms: u64,
     /// `NEWSROOM_VIEW_BUFFER_MAX`: the most (article, hour) pairs of views kept in memory while
     /// they cannot be written; past that, views of new pairs are refused with a 503.
     pub view_buffer_max: usize,
@@ -244,6 +247,7 @@ impl Default for Config {
             login_failure_delay_ms: 300,
             view_window_secs: 1800,
             view_flush_ms: 2000,
+            view_recheck_ms: 5000,
             view_buffer_max: 100_000,
             shutdown_timeout_secs: 30,
             ranking_refresh_secs: 5,

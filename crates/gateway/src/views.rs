@@ -38,8 +38,6 @@ use tokio::{sync::Notify, task::JoinHandle};
 /// How many ranked articles each cached ranking keeps; `first` is capped at this.
 pub const RANKING_DEPTH: u64 = 100;
 
-/// How long an article found visible is taken to be visible still without asking again.
-const VISIBLE_FOR: Duration = Duration::from_secs(5);
 /// How long an article found visible is still taken to be when the database cannot be asked.
 const KNOWN_VISIBLE_FOR: Duration = Duration::from_secs(3600);
 /// How long the first view of an article waits for others to look theirs up in the same query.
@@ -84,6 +82,8 @@ pub struct ViewSettings {
     pub redis_url: Option<String>,
     /// The most (article, hour) pairs the buffer holds while it cannot be written.
     pub max_buffered: usize,
+    /// How long an article found visible is counted without checking again.
+    pub recheck: Duration,
     /// Prefix of every Redis key this server writes.
     pub redis_prefix: String,
 }
@@ -191,8 +191,8 @@ pub struct ViewService {
     buffer: Mutex<Buffer>,
     /// Views refused because the buffer was full.
     dropped: AtomicU64,
-    /// When each article was last found visible: within [`VISIBLE_FOR`] a view needs no
-    /// lookup; within [`KNOWN_VISIBLE_FOR`] it is trusted while the database cannot be asked.
+    /// When each article was last found visible: within [`ViewSettings::recheck`] a view needs
+    /// no lookup; within [`KNOWN_VISIBLE_FOR`] it is trusted while the database cannot be asked.
     seen_visible: moka::sync::Cache<i64, Instant>,
     /// Looks up the visibility of the articles not seen lately, many in one query.
     lookups: DataLoader<VisibleLoader>,
@@ -235,6 +235,7 @@ impl ViewService {
                     .build(),
             ),
         };
+        let runtime = tokio::runtime::Handle::current();
         Ok(Arc::new(ViewService {
             seen_visible: moka::sync::Cache::builder()
                 .max_capacity(100_000)
@@ -245,7 +246,11 @@ impl ViewService {
                     db: db.clone(),
                     clock: clock.clone(),
                 },
-                tokio::spawn,
+                // On the runtime that builds the service (the server's main one), not on the
+                // worker of whichever view comes first: a batch outlives any one worker.
+                move |batch| {
+                    runtime.spawn(batch);
+                },
             )
             .delay(LOOKUP_DELAY),
             bots: moka::sync::Cache::new(BOT_VERDICTS),
@@ -308,7 +313,7 @@ impl ViewService {
     /// an outage.
     async fn check_visible(&self, article_id: i64) -> Result<(), ViewError> {
         let seen = self.seen_visible.get(&article_id);
-        if seen.is_some_and(|at| at.elapsed() < VISIBLE_FOR) {
+        if seen.is_some_and(|at| at.elapsed() < self.settings.recheck) {
             return Ok(());
         }
         match self.lookups.load_one(article_id).await {
@@ -320,7 +325,8 @@ impl ViewService {
                 self.seen_visible.invalidate(&article_id);
                 Err(ViewError::NotFound)
             }
-            Err(e) if e.is_unavailable() && seen.is_some() => {
+            // Looked up again: another view may have found it gone meanwhile.
+            Err(e) if e.is_unavailable() && self.seen_visible.contains_key(&article_id) => {
                 tracing::debug!(error = %e, article_id, "database unavailable: counting a view of an article known to be visible");
                 Ok(())
             }

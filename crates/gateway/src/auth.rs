@@ -398,6 +398,10 @@ pub(crate) async fn admit_header(
         }
     };
     count(state, &caller, operations).await?;
+    if caller.is_editorial() {
+        // Editors write, and writes index: have the keyword table ready for them.
+        state.segmenter.warm_keywords();
+    }
     Ok(caller)
 }
 

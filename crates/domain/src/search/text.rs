@@ -7,7 +7,10 @@
 //! word; punctuation and spaces are never words; a word is only letters and digits, so the
 //! backends' own tokenizers never split one further.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, OnceLock},
+};
 
 use jieba_rs::{Jieba, KeywordExtract, TfIdf};
 
@@ -32,11 +35,16 @@ const STOP_WORDS: &[&str] = &[
 #[error("search dictionary: {0}")]
 pub struct DictionaryError(String);
 
-/// Cuts text into index words. Building one loads jieba's dictionary and its table of inverse
-/// document frequencies, which takes a noticeable fraction of a second, so the application builds
-/// one at start-up and clones it (cheaply) to every place that writes or searches.
+/// Cuts text into index words. Building one loads jieba's dictionary, which takes a noticeable
+/// fraction of a second, so the application builds one at start-up and clones it (cheaply) to
+/// every place that writes or searches.
+///
+/// The table of inverse document frequencies that picks an article's keywords (34 MiB, a third
+/// of an idle server's memory) is loaded only for writes: [`Segmenter::warm_keywords`] starts
+/// loading it in the background when an editor is first admitted, and the first indexing waits
+/// for it otherwise. A process that only serves readers never loads it.
 #[derive(Clone)]
-pub struct Segmenter(Arc<(Jieba, TfIdf)>);
+pub struct Segmenter(Arc<(Jieba, OnceLock<TfIdf>)>);
 
 impl std::fmt::Debug for Segmenter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -54,7 +62,20 @@ impl Segmenter {
                 .load_dict(&mut dictionary.as_bytes())
                 .map_err(|e| DictionaryError(e.to_string()))?;
         }
-        Ok(Segmenter(Arc::new((jieba, TfIdf::default()))))
+        Ok(Segmenter(Arc::new((jieba, OnceLock::new()))))
+    }
+
+    /// Starts loading the keyword table on a blocking thread, unless it is loaded: so that the
+    /// first save, which indexes inside its transaction, finds it ready rather than holding its
+    /// locks for the 120 ms the load takes.
+    pub fn warm_keywords(&self) {
+        if self.0.1.get().is_some() {
+            return;
+        }
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            this.0.1.get_or_init(TfIdf::default);
+        });
     }
 
     /// The `most` words of `text` that say most about it: frequent in it and rare in Chinese
@@ -62,6 +83,7 @@ impl Segmenter {
     pub(super) fn keywords(&self, text: &str, most: usize) -> Vec<String> {
         let text = fold(&join_broken_lines(text));
         let (jieba, tfidf) = &*self.0;
+        let tfidf = tfidf.get_or_init(TfIdf::default);
         let mut words = Vec::new();
         for keyword in tfidf.extract_keywords(jieba, &text, most, Vec::new()) {
             push_parts(&keyword.keyword, &mut words);

@@ -489,6 +489,13 @@ struct Server {
 
 impl Server {
     fn start(s: &Settings, db_url: &str, cache: bool) -> anyhow::Result<Self> {
+        // Another process on the port would answer in its place and be measured instead.
+        std::net::TcpListener::bind(("127.0.0.1", s.port)).with_context(|| {
+            format!(
+                "port {} is taken: stop what listens there or set BENCH_PORT",
+                s.port
+            )
+        })?;
         let log = s.work.join(if cache {
             "server-cached.log"
         } else {

@@ -269,9 +269,11 @@ fn page_of(
     page_ids
         .column(Asterisk)
         .from_subquery(ranked, Alias::new("ranked"))
-        .order_by_expr(col("ranked", "score"), Order::Desc)
-        .order_by_expr(col("ranked", "published_at"), Order::Desc)
-        .order_by_expr(col("ranked", "id"), Order::Desc)
+        .best_first(
+            col("ranked", "score"),
+            col("ranked", "published_at"),
+            col("ranked", "id"),
+        )
         .limit(limit);
     if let Some(c) = cursor {
         let score = || col("ranked", "score");
@@ -292,9 +294,11 @@ fn page_of(
             Expr::col((article::Entity, article::Column::Id))
                 .equals((Alias::new("hits"), Alias::new("id"))),
         )
-        .order_by_expr(col("hits", "score"), Order::Desc)
-        .order_by_expr(col("hits", "published_at"), Order::Desc)
-        .order_by_expr(col("hits", "id"), Order::Desc);
+        .best_first(
+            col("hits", "score"),
+            col("hits", "published_at"),
+            col("hits", "id"),
+        );
     match backend {
         DbBackend::Sqlite => backend.build(&outer.with(rank_table(query))),
         _ => backend.build(&outer),
@@ -322,9 +326,11 @@ fn postings_walk(
         .and_where(posting("word").eq(word))
         .cond_where(visible)
         .cond_where(narrowed)
-        .order_by_expr(posting("score"), Order::Desc)
-        .order_by_expr(posting("published_at"), Order::Desc)
-        .order_by_expr(posting("article_id"), Order::Desc)
+        .best_first(
+            posting("score"),
+            posting("published_at"),
+            posting("article_id"),
+        )
         .limit(limit);
     if let Some(c) = cursor {
         // One row comparison in the index's own order, so it bounds the index scan.
@@ -394,9 +400,7 @@ fn postings_merge(
         ))
         .cond_where(visible)
         .cond_where(narrowed)
-        .order_by_expr(col("score"), Order::Desc)
-        .order_by_expr(col("published_at"), Order::Desc)
-        .order_by_expr(col("id"), Order::Desc)
+        .best_first(col("score"), col("published_at"), col("id"))
         .limit(limit);
     if let Some(bound) = bound {
         let above = col("score").gt(bound.score);
@@ -447,9 +451,11 @@ async fn postings_top<C: ConnectionTrait>(
                 .column(posting_col("published_at"))
                 .from(Alias::new(POSTINGS))
                 .and_where(posting("word").eq(word.as_str()))
-                .order_by_expr(posting("score"), Order::Desc)
-                .order_by_expr(posting("published_at"), Order::Desc)
-                .order_by_expr(posting("article_id"), Order::Desc)
+                .best_first(
+                    posting("score"),
+                    posting("published_at"),
+                    posting("article_id"),
+                )
                 .offset(depth - 1)
                 .limit(1);
             // No posting that deep: the head is the word's every posting, and an article outside
@@ -537,6 +543,20 @@ const POSTINGS_DEPTHS: [u64; 2] = [256, 2048];
 
 fn posting_col(column: &str) -> (Alias, Alias) {
     (Alias::new(POSTINGS), Alias::new(column))
+}
+
+/// The order of every ranked list here, and of the postings index: best score first, then the
+/// newest, then the highest id.
+trait BestFirst {
+    fn best_first(&mut self, score: Expr, at: Expr, id: Expr) -> &mut Self;
+}
+
+impl BestFirst for SelectStatement {
+    fn best_first(&mut self, score: Expr, at: Expr, id: Expr) -> &mut Self {
+        self.order_by_expr(score, Order::Desc)
+            .order_by_expr(at, Order::Desc)
+            .order_by_expr(id, Order::Desc)
+    }
 }
 
 /// PostgreSQL's postings table (see `index.rs`).

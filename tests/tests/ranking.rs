@@ -21,6 +21,7 @@ on_both_backends!(
     old_hours_compact_into_days_without_changing_totals,
     window_totals_match_the_buckets_as_time_moves,
     a_small_channel_and_ties_are_ranked_beyond_the_first_candidates,
+    views_looked_up_together_get_each_their_own_answer,
 );
 
 /// A channel of its own with articles published at the given times; returns their ids.
@@ -375,6 +376,43 @@ async fn view_count(app: &TestApp, id: i64) -> anyhow::Result<i64> {
         .await?
         .context("article")?
         .view_count)
+}
+
+/// Views of articles not seen lately are looked up in one query: in one batch, a published
+/// article's views count and a draft's and an unknown id's are refused, each its own.
+async fn views_looked_up_together_get_each_their_own_answer(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    // Every view asks the database, so that all of them go through the batched lookup.
+    let app = TestApp::spawn_with(backend, false, |c| c.view_recheck_ms = 0).await?;
+    let ids = articles_in_own_channel(&app, &[test_now() - TimeDelta::days(1)]).await?;
+    let draft = articles_in_own_channel_draft(&app).await?;
+    let beacon = |id: i64, visitor: String| {
+        app.client
+            .post(format!(
+                "{}/api/v1/articles/{}/views",
+                app.address,
+                encode(Kind::Article, id).0
+            ))
+            .header("x-visitor-id", visitor)
+            .send()
+    };
+    let mut sent = Vec::new();
+    for i in 0..6 {
+        sent.push((ids[0], beacon(ids[0], format!("batch-{i}"))));
+        sent.push((draft, beacon(draft, format!("batch-{i}"))));
+        sent.push((999_999, beacon(999_999, format!("batch-{i}"))));
+    }
+    let (targets, requests): (Vec<i64>, Vec<_>) = sent.into_iter().unzip();
+    let responses = futures::future::join_all(requests).await;
+    for (id, response) in targets.iter().zip(responses) {
+        let expected = if *id == ids[0] { 204 } else { 404 };
+        assert_eq!(response?.status().as_u16(), expected, "article {id}");
+    }
+    app.views.flush().await?;
+    assert_eq!(view_count(&app, ids[0]).await?, 6);
+    assert_eq!(view_count(&app, draft).await?, 0);
+    Ok(())
 }
 
 async fn a_graceful_stop_loses_no_views(backend: Backend) -> anyhow::Result<()> {

@@ -818,7 +818,9 @@ async fn the_postings_migration_converts_ranking_vectors() -> anyhow::Result<()>
 /// PostgreSQL, several words: the first page comes from the heads of the words' postings (the
 /// threshold algorithm, see `postings_top`), which must be exactly the page that scoring every
 /// match gives. Hundreds of articles share a city at the same top score, so the heads are cut
-/// inside runs of equal scores, where only the order of publication tells articles apart.
+/// inside runs of equal scores, where only the order of publication tells articles apart. The
+/// corpus is large enough that several words have more postings than a head holds, so that each
+/// word's postings are read only from the least score a hit can have for it (`Bound::floors`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_several_words_first_page_is_the_fully_scored_page() -> anyhow::Result<()> {
     if !newsroom_tests::postgres_configured() {
@@ -826,14 +828,15 @@ async fn postgres_several_words_first_page_is_the_fully_scored_page() -> anyhow:
         return Ok(());
     }
     let (_test_db, db) = TestDb::create(Backend::Postgres).await?;
-    let (_, now) = newsroom_tests::corpus::seed_articles(&db, 1_500).await?;
+    let (_, now) = newsroom_tests::corpus::seed_articles(&db, 10_000).await?;
     newsroom_tests::corpus::index(&db).await?;
-    // The 256th and 257th postings of 南昌 score alike: the first head ends inside a run of ties.
+    // The 2,048th and 2,049th postings of 南昌 score alike: the first head ends inside a run of
+    // ties.
     let cut = db
         .query_all_raw(Statement::from_string(
             db.get_database_backend(),
             "SELECT score FROM search_postings WHERE word = '南昌' \
-             ORDER BY score DESC, published_at DESC, article_id DESC OFFSET 255 LIMIT 2",
+             ORDER BY score DESC, published_at DESC, article_id DESC OFFSET 2047 LIMIT 2",
         ))
         .await?
         .iter()
@@ -842,12 +845,16 @@ async fn postgres_several_words_first_page_is_the_fully_scored_page() -> anyhow:
     ensure!(cut.len() == 2 && cut[0] == cut[1], "{cut:?}");
     let segmenter = segmenter()?;
     // The first two hold every word in most articles (the threshold algorithm's case), the
-    // others in a few dozen (every match scored).
+    // next two in a few dozen (every match scored). The last two are words that thousands of
+    // articles hold in their titles, so that each head ends at a high score and only the top of
+    // each word's postings is read.
     for q in [
         "南昌 数字经济",
         "南昌 产业 项目",
         "南昌 新能源汽车",
         "赣州 南昌",
+        "产业 发展",
+        "人才 产值 企业",
     ] {
         let query = SearchQuery::parse(&segmenter, q)?;
         let words = query.words().to_vec();

@@ -25,7 +25,6 @@ use std::{
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use chrono::{DateTime, TimeDelta, Utc};
-use moka::ops::compute::Op;
 use newsroom_domain::{
     articles::{self, Audience},
     catalog,
@@ -35,17 +34,30 @@ use newsroom_domain::{
 use sea_orm::DatabaseConnection;
 use tokio::{sync::Notify, task::JoinHandle};
 
+use recent::Recent;
+
+mod recent;
+
 /// How many ranked articles each cached ranking keeps; `first` is capped at this.
 pub const RANKING_DEPTH: u64 = 100;
 
 /// How long an article found visible is still taken to be when the database cannot be asked.
 const KNOWN_VISIBLE_FOR: Duration = Duration::from_secs(3600);
+/// How many articles' visibility is remembered.
+const VISIBLE_REMEMBERED: usize = 100_000;
+/// How many (visitor, article) pairs this process remembers without Redis.
+const VISITORS_REMEMBERED: usize = 2_000_000;
 /// How long the first view of an article waits for others to look theirs up in the same query.
 const LOOKUP_DELAY: Duration = Duration::from_millis(1);
 
 /// How many user agents' bot verdicts are remembered, and up to what length an agent is.
 const BOT_VERDICTS: u64 = 10_000;
 const MAX_REMEMBERED_AGENT: usize = 512;
+
+/// `duration` in whole milliseconds (saturating).
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
 
 /// What happened to a view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +121,8 @@ impl Loader<i64> for VisibleLoader {
 
 /// Checks and records "first view within the window"; returns whether this one is first.
 enum Dedupe {
-    Local(moka::sync::Cache<String, i64>),
+    /// This process's own memory: (article, hash of the visitor) to the last counted view's time.
+    Local(Recent<(i64, u64)>),
     Redis {
         conn: redis::aio::ConnectionManager,
         prefix: String,
@@ -129,29 +142,26 @@ return 1
 impl Dedupe {
     async fn first_in_window(
         &self,
-        key: String,
+        article_id: i64,
+        visitor: &str,
         now: DateTime<Utc>,
         window: TimeDelta,
     ) -> Result<bool, ViewError> {
         let now_ms = now.timestamp_millis();
         let window_ms = window.num_milliseconds();
         match self {
-            Dedupe::Local(cache) => {
-                let result = cache.entry(key).and_compute_with(|last| match last {
-                    Some(entry) if now_ms - *entry.value() < window_ms => Op::Nop,
-                    _ => Op::Put(now_ms),
-                });
-                Ok(!matches!(
-                    result,
-                    moka::ops::compute::CompResult::Unchanged(_)
-                ))
-            }
+            Dedupe::Local(recent) => Ok(recent.stamp_unless_within(
+                (article_id, views::visitor_hash(visitor)),
+                now_ms,
+                window_ms,
+            )),
             Dedupe::Redis {
                 conn,
                 prefix,
                 script,
             } => {
                 let mut conn = conn.clone();
+                let key = views::visitor_key(article_id, visitor);
                 let first: i64 = script
                     .key(format!("{prefix}:view:{key}"))
                     .arg(now_ms)
@@ -191,9 +201,11 @@ pub struct ViewService {
     buffer: Mutex<Buffer>,
     /// Views refused because the buffer was full.
     dropped: AtomicU64,
-    /// When each article was last found visible: within [`ViewSettings::recheck`] a view needs
-    /// no lookup; within [`KNOWN_VISIBLE_FOR`] it is trusted while the database cannot be asked.
-    seen_visible: moka::sync::Cache<i64, Instant>,
+    /// When each article was last found visible (milliseconds since `started`): within
+    /// [`ViewSettings::recheck`] a view needs no lookup; within [`KNOWN_VISIBLE_FOR`] it is
+    /// trusted while the database cannot be asked.
+    seen_visible: Recent<i64>,
+    started: Instant,
     /// Looks up the visibility of the articles not seen lately, many in one query.
     lookups: DataLoader<VisibleLoader>,
     rankings: moka::future::Cache<RankingKey, Arc<Vec<Ranked>>>,
@@ -223,24 +235,15 @@ impl ViewService {
                     script: redis::Script::new(FIRST_IN_WINDOW),
                 }
             }
-            None => Dedupe::Local(
-                moka::sync::Cache::builder()
-                    .max_capacity(2_000_000)
-                    .time_to_live(
-                        settings
-                            .window
-                            .to_std()
-                            .unwrap_or(Duration::from_secs(1800)),
-                    )
-                    .build(),
-            ),
+            None => Dedupe::Local(Recent::new(
+                VISITORS_REMEMBERED,
+                settings.window.num_milliseconds(),
+            )),
         };
         let runtime = tokio::runtime::Handle::current();
         Ok(Arc::new(ViewService {
-            seen_visible: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(KNOWN_VISIBLE_FOR)
-                .build(),
+            seen_visible: Recent::new(VISIBLE_REMEMBERED, millis(KNOWN_VISIBLE_FOR)),
+            started: Instant::now(),
             lookups: DataLoader::new(
                 VisibleLoader {
                     db: db.clone(),
@@ -288,10 +291,9 @@ impl ViewService {
         if !self.buffer().has_room(article_id, hour, max) {
             return Err(self.full());
         }
-        let key = views::visitor_key(article_id, visitor);
         if !self
             .dedupe
-            .first_in_window(key, now, self.settings.window)
+            .first_in_window(article_id, visitor, now, self.settings.window)
             .await?
         {
             return Ok(ViewOutcome::Duplicate);
@@ -312,21 +314,29 @@ impl ViewService {
     /// [`KNOWN_VISIBLE_FOR`] is taken to be visible still, so that views keep counting through
     /// an outage.
     async fn check_visible(&self, article_id: i64) -> Result<(), ViewError> {
-        let seen = self.seen_visible.get(&article_id);
-        if seen.is_some_and(|at| at.elapsed() < self.settings.recheck) {
+        let now = millis(self.started.elapsed());
+        let seen = self.seen_visible.get(&article_id, now);
+        if seen.is_some_and(|at| now - at < millis(self.settings.recheck)) {
             return Ok(());
         }
         match self.lookups.load_one(article_id).await {
             Ok(Some(())) => {
-                self.seen_visible.insert(article_id, Instant::now());
+                let now = millis(self.started.elapsed());
+                self.seen_visible.stamp(article_id, now);
                 Ok(())
             }
             Ok(None) => {
-                self.seen_visible.invalidate(&article_id);
+                self.seen_visible.forget(&article_id);
                 Err(ViewError::NotFound)
             }
             // Looked up again: another view may have found it gone meanwhile.
-            Err(e) if e.is_unavailable() && self.seen_visible.contains_key(&article_id) => {
+            Err(e)
+                if e.is_unavailable()
+                    && self
+                        .seen_visible
+                        .get(&article_id, millis(self.started.elapsed()))
+                        .is_some() =>
+            {
                 tracing::debug!(error = %e, article_id, "database unavailable: counting a view of an article known to be visible");
                 Ok(())
             }

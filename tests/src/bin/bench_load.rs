@@ -514,6 +514,12 @@ impl Server {
             .env("NEWSROOM_RESPONSE_CACHE", cache.to_string())
             .env("NEWSROOM_LOG_FORMAT", "text")
             .env("RUST_LOG", "warn")
+            // As README's "Memory" section advises for production: glibc's malloc then keeps
+            // two arenas rather than one a thread, which held 7 to 10 MiB more at the peak.
+            .env(
+                "MALLOC_ARENA_MAX",
+                std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".to_owned()),
+            )
             .stdout(file.try_clone()?)
             .stderr(file)
             .spawn()

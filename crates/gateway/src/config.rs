@@ -283,8 +283,8 @@ impl Default for Config {
             log_format: None,
             response_cache: true,
             // With the rest of an idle server (about 65 MiB, a third of it the binary's own
-            // pages), a full cache keeps the process under 100 MiB.
-            response_cache_mb: 24,
+            // pages) and what serving adds, a full cache keeps the process under 100 MiB.
+            response_cache_mb: 16,
             response_cache_ttl_secs: 60,
         }
     }

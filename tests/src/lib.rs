@@ -258,6 +258,11 @@ pub struct TestApp {
 pub const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
 
 impl TestApp {
+    /// The URL of the server's database.
+    pub fn database_url(&self) -> &str {
+        &self.test_db.url
+    }
+
     /// Starts a server on `backend`, with the demo content loaded.
     pub async fn with_demo(backend: Backend) -> anyhow::Result<Self> {
         Self::spawn(backend, true).await

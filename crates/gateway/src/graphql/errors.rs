@@ -144,9 +144,15 @@ pub fn ensure_codes(response: &mut Response) {
         if has_code {
             continue;
         }
+        // A value of the wrong type inside an input object given as a variable passes
+        // validation (a custom scalar such as `DateTime` is checked only when it is read) and
+        // fails while the resolver reads its arguments, in async-graphql's own words:
+        // `Expected input type "DateTime", found 1593590400. (occurred while parsing "...")`.
         let client_fault = error.path.is_empty()
             || error.message.starts_with("Failed to parse")
-            || error.message.starts_with("Invalid value for argument");
+            || error.message.starts_with("Invalid value for argument")
+            || error.message.starts_with("Expected input type")
+            || error.message.contains("(occurred while parsing \"");
         if client_fault {
             set_code(error, Code::BadUserInput);
         } else {

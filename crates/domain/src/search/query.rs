@@ -478,9 +478,9 @@ const FLOOR_MARGIN: f64 = 1e-6;
 /// posting below it belongs to no article that can rank high enough, and a city in every
 /// article has tens of thousands), and keeps those that rank above anything not read: an
 /// article outside every head scores at most the last score of each head, and, scoring
-/// exactly that, is older than each head's last. `None` when the heads do not hold a full page that provably comes
-/// first (a word common at the top score, or a narrow filter); the caller then scores every
-/// match. A page found here is exactly the page full scoring would give.
+/// exactly that, is older than each head's last. `None` when the heads do not hold a full page
+/// that provably comes first (a word common at the top score, or a narrow filter); the caller
+/// then scores every match. A page found here is exactly the page full scoring would give.
 async fn postings_top<C: ConnectionTrait>(
     db: &C,
     query: &SearchQuery,
@@ -489,16 +489,9 @@ async fn postings_top<C: ConnectionTrait>(
     wanted: u64,
 ) -> Result<Option<Vec<Hit>>> {
     let backend = db.get_database_backend();
-    let mut tops = Vec::with_capacity(query.words.len());
-    for word in &query.words {
-        let mut top = Sql::select();
-        top.expr_as(Func::max(posting("score")), Alias::new("score"))
-            .from(Alias::new(POSTINGS))
-            .and_where(posting("word").eq(word.as_str()));
-        let row = db.query_one_raw(backend.build(&top)).await?;
-        let score: Option<f64> = row.map(|r| r.try_get("", "score")).transpose()?.flatten();
-        tops.push(score.unwrap_or(0.0));
-    }
+    // Each word's best score, read once and only when a head falls short of a word's postings:
+    // heads that hold every posting need no bound.
+    let mut tops: Option<Vec<f64>> = None;
     for depth in POSTINGS_DEPTHS {
         let mut lasts = Vec::with_capacity(query.words.len());
         let mut tie: Option<(DateTime<Utc>, i64)> = None;
@@ -532,7 +525,15 @@ async fn postings_top<C: ConnectionTrait>(
             }
             lasts.push(score);
         }
-        let bound = (!complete).then(|| Bound::new(&lasts, &tops, tie.filter(|_| ties_ordered)));
+        let bound = if complete {
+            None
+        } else {
+            let tops = match &tops {
+                Some(tops) => tops,
+                None => tops.insert(top_scores(db, query).await?),
+            };
+            Some(Bound::new(&lasts, tops, tie.filter(|_| ties_ordered)))
+        };
         let merge = postings_merge(
             query,
             depth,
@@ -547,6 +548,22 @@ async fn postings_top<C: ConnectionTrait>(
         }
     }
     Ok(None)
+}
+
+/// The best score of each of the query's words (0 for a word without postings).
+async fn top_scores<C: ConnectionTrait>(db: &C, query: &SearchQuery) -> Result<Vec<f64>> {
+    let backend = db.get_database_backend();
+    let mut tops = Vec::with_capacity(query.words.len());
+    for word in &query.words {
+        let mut top = Sql::select();
+        top.expr_as(Func::max(posting("score")), Alias::new("score"))
+            .from(Alias::new(POSTINGS))
+            .and_where(posting("word").eq(word.as_str()));
+        let row = db.query_one_raw(backend.build(&top)).await?;
+        let score: Option<f64> = row.map(|r| r.try_get("", "score")).transpose()?.flatten();
+        tops.push(score.unwrap_or(0.0));
+    }
+    Ok(tops)
 }
 
 /// `search_postings.article_id IN` the first `depth` postings of any of the words, in the

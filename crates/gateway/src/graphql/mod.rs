@@ -46,8 +46,7 @@ pub fn build(services: Services, production: bool, limits: limits::QueryLimits) 
     let builder = builder()
         .data(services)
         .limit_depth(depth)
-        .limit_complexity(limits.max_complexity)
-        .extension(http::MarkExecution);
+        .limit_complexity(limits.max_complexity);
     if production {
         builder
             .disable_introspection()

@@ -204,7 +204,7 @@ impl Article {
         }
         // Read without its body (lists read one only when a selection asks for it, which the
         // lookahead cannot always tell, as through a fragment on an interface); read it now.
-        let stored = articles::body_of(&request(ctx)?.db, self.0.id)
+        let stored = Box::pin(articles::body_of(&request(ctx)?.db, self.0.id))
             .await
             .gql()?;
         Ok(stored.map_or_else(String::new, |(body, body_format)| {
@@ -246,7 +246,9 @@ impl Article {
     #[graphql(guard = "RoleGuard::Editor")]
     async fn revisions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Revision>> {
         let req = request(ctx)?;
-        let rows = editorial::revisions(&req.db, self.0.id).await.gql()?;
+        let rows = Box::pin(editorial::revisions(&req.db, self.0.id))
+            .await
+            .gql()?;
         Ok(rows.into_iter().map(Revision).collect())
     }
 
@@ -341,10 +343,20 @@ impl Article {
         let req = request(ctx)?;
         let look = [ctx.look_ahead()];
         let columns = super::query::columns_for(&look);
-        let rows = articles::related(&req.db, req.now, req.audience(), &self.0, first, columns)
-            .await
-            .gql()?;
-        req.prime(&rows, &look).await.gql()?;
+        // Boxed, as every database call of this type's resolvers is: async-graphql boxes each
+        // selected field's future at the size of the type's largest resolver, so one resolver
+        // holding a query's state inline made every field of every article an 8 KiB copy.
+        let rows = Box::pin(articles::related(
+            &req.db,
+            req.now,
+            req.audience(),
+            &self.0,
+            first,
+            columns,
+        ))
+        .await
+        .gql()?;
+        Box::pin(req.prime(&rows, &look)).await.gql()?;
         Ok(rows.into_iter().map(Article).collect())
     }
 }

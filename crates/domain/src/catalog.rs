@@ -3,7 +3,10 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 use crate::{
     entities::{article, article_tag, channel, page, source, tag},
@@ -120,19 +123,40 @@ pub async fn tags_of_articles<C: ConnectionTrait>(
     db: &C,
     article_ids: &[i64],
 ) -> Result<HashMap<i64, Vec<tag::Model>>> {
+    // The tag's own columns and the article's id, unprefixed: `find_also_related` would name
+    // every column `A_…`/`B_…`, and sea-orm formats each prefixed name anew for every value of
+    // every row it decodes (the home page's tags are a hundred rows).
+    #[derive(FromQueryResult)]
+    struct Row {
+        article_id: i64,
+        id: i64,
+        slug: String,
+        name: String,
+        created_at: chrono::DateTime<chrono::Utc>,
+    }
     let rows = article_tag::Entity::find()
-        .find_also_related(tag::Entity)
+        .select_only()
+        .column(article_tag::Column::ArticleId)
+        .column(tag::Column::Id)
+        .column(tag::Column::Slug)
+        .column(tag::Column::Name)
+        .column(tag::Column::CreatedAt)
+        .inner_join(tag::Entity)
         .filter(article_tag::Column::ArticleId.is_in(article_ids.iter().copied()))
         .order_by_asc(article_tag::Column::ArticleId)
         .order_by_asc(article_tag::Column::Position)
         .order_by_asc(article_tag::Column::TagId)
+        .into_model::<Row>()
         .all(db)
         .await?;
     let mut tags: HashMap<i64, Vec<tag::Model>> = HashMap::new();
-    for (link, tag) in rows {
-        if let Some(tag) = tag {
-            tags.entry(link.article_id).or_default().push(tag);
-        }
+    for row in rows {
+        tags.entry(row.article_id).or_default().push(tag::Model {
+            id: row.id,
+            slug: row.slug,
+            name: row.name,
+            created_at: row.created_at,
+        });
     }
     Ok(tags)
 }

@@ -20,8 +20,8 @@ use crate::{
     config::{Config, Environment},
     feeds,
     graphql::{
-        self, NewsroomSchema, Services, limits::QueryLimits, persisted::PersistedQueries,
-        ws::WsSettings,
+        self, NewsroomSchema, Services, documents::Documents, limits::QueryLimits,
+        persisted::PersistedQueries, ws::WsSettings,
     },
     ingest::{IngestSettings, IngestWorker},
     publications::PublicationHub,
@@ -54,6 +54,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Automatic persisted queries and the allow-list.
     pub persisted: Arc<PersistedQueries>,
+    /// Queries parsed before, by their text.
+    pub documents: Arc<Documents>,
     /// Publications for subscribers, and the count of their connections.
     pub publications: Arc<PublicationHub>,
     /// How subscription connections behave.
@@ -167,6 +169,7 @@ impl Application {
             limits,
             max_body_bytes: config.max_body_bytes,
             persisted: Arc::new(PersistedQueries::new(config.graphql_allow_list)),
+            documents: Arc::default(),
             publications: publications.clone(),
             ws: WsSettings::from_config(config),
             cache: cache.clone(),

@@ -659,7 +659,7 @@ pub(crate) async fn prepare(
             None,
         )));
     }
-    let doc = limits::parse(&query).map_err(Refusal::Request)?;
+    let doc = state.documents.parse(&query).map_err(Refusal::Request)?;
     let name = params.operation_name.as_deref();
     if via == Transport::Get && limits::is_mutation(&doc, name) {
         return Err(transport(

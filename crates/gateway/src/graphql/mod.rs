@@ -2,6 +2,7 @@
 //! own [`loaders::RequestContext`].
 
 pub mod cacheable;
+pub mod documents;
 pub mod errors;
 pub mod guards;
 pub mod http;

@@ -17,6 +17,7 @@ on_both_backends!(
     metrics_count_requests_by_route_pattern_and_status,
     metrics_count_graphql_operations_by_name_and_outcome,
     readyz_is_false_while_a_migration_is_pending,
+    the_pool_plans_statements_once_unless_told_otherwise,
 );
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -639,5 +640,39 @@ async fn readyz_is_false_while_a_migration_is_pending(backend: Backend) -> anyho
         .await?;
     let response = app.client.get(&readyz).send().await?;
     assert_eq!(response.status(), StatusCode::OK);
+    Ok(())
+}
+
+/// `NEWSROOM_DB_GENERIC_PLANS` (on by default) reaches every PostgreSQL connection of the pool as
+/// `plan_cache_mode`; off, the server's own setting stands. SQLite has no such thing and connects
+/// either way.
+async fn the_pool_plans_statements_once_unless_told_otherwise(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    use newsroom_domain::db::{PoolOptions, connect_with};
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = TestApp::spawn(backend, false).await?;
+    for generic_plans in [true, false] {
+        let options = PoolOptions {
+            max_connections: 2,
+            generic_plans,
+            ..PoolOptions::default()
+        };
+        let db = connect_with(app.database_url(), options).await?;
+        if backend == Backend::Postgres {
+            let row = db
+                .query_one_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    "SHOW plan_cache_mode",
+                ))
+                .await?
+                .expect("SHOW answers one row");
+            let mode: String = row.try_get("", "plan_cache_mode")?;
+            assert_eq!(mode == "force_generic_plan", generic_plans, "{mode}");
+        } else {
+            db.execute_unprepared("SELECT 1").await?;
+        }
+        db.close().await?;
+    }
     Ok(())
 }

@@ -59,6 +59,9 @@ pub struct Config {
     /// `NEWSROOM_DB_BUSY_TIMEOUT_MS`: SQLite only; how long a write waits for another writer's
     /// lock before it fails with a 503.
     pub db_busy_timeout_ms: u64,
+    /// `NEWSROOM_DB_GENERIC_PLANS`: PostgreSQL only; plan each prepared statement once per
+    /// connection rather than at every execution (`plan_cache_mode = force_generic_plan`).
+    pub db_generic_plans: bool,
     /// `NEWSROOM_WORKERS`: HTTP worker threads; 0 means one per core.
     pub workers: usize,
     /// `NEWSROOM_MAX_BODY_BYTES`: the largest request body accepted.
@@ -232,6 +235,7 @@ impl Default for Config {
             db_max_connections: 16,
             db_acquire_timeout_ms: 3_000,
             db_busy_timeout_ms: 5_000,
+            db_generic_plans: true,
             workers: 0,
             max_body_bytes: 256 * 1024,
             jwt_algorithm: JwtAlgorithm::HS256,
@@ -310,6 +314,7 @@ impl Config {
             max_connections: self.db_max_connections,
             acquire_timeout: std::time::Duration::from_millis(self.db_acquire_timeout_ms),
             busy_timeout: std::time::Duration::from_millis(self.db_busy_timeout_ms),
+            generic_plans: self.db_generic_plans,
         }
     }
 

@@ -649,6 +649,7 @@ async fn readyz_is_false_while_a_migration_is_pending(backend: Backend) -> anyho
 async fn the_pool_plans_statements_once_unless_told_otherwise(
     backend: Backend,
 ) -> anyhow::Result<()> {
+    use anyhow::Context;
     use newsroom_domain::db::{PoolOptions, connect_with};
     use sea_orm::{ConnectionTrait, Statement};
     let app = TestApp::spawn(backend, false).await?;
@@ -666,7 +667,7 @@ async fn the_pool_plans_statements_once_unless_told_otherwise(
                     "SHOW plan_cache_mode",
                 ))
                 .await?
-                .expect("SHOW answers one row");
+                .context("SHOW answers one row")?;
             let mode: String = row.try_get("", "plan_cache_mode")?;
             assert_eq!(mode == "force_generic_plan", generic_plans, "{mode}");
         } else {

@@ -679,7 +679,10 @@ fn pgbench(s: &Settings, db_url: &str, id: &str, name: &str, script: &str) -> an
     std::fs::write(&script_path, script)?;
     let run = |seconds: u64, log: bool| -> anyhow::Result<String> {
         let mut cmd = Command::new(&s.pgbench);
-        cmd.args(["-n", "-M", "prepared", "-j", "2"])
+        // The session setting the server's pool uses (`NEWSROOM_DB_GENERIC_PLANS`, on by
+        // default), so pgbench runs the same statements under the same planning.
+        cmd.env("PGOPTIONS", "-c plan_cache_mode=force_generic_plan")
+            .args(["-n", "-M", "prepared", "-j", "2"])
             .args(["-c", &s.connections.to_string(), "-T", &seconds.to_string()])
             .arg("-f")
             .arg(&script_path);

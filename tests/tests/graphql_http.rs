@@ -97,6 +97,10 @@ async fn answers_follow_the_accept_header(backend: Backend) -> anyhow::Result<()
     let variable_error =
         json!({ "query": "query($s: String!) { article(slug: $s) { id } }", "variables": {} });
     let field_error = json!({ "query": "{ articles(first: 2, last: 2) { totalCount } }" });
+    let all_skipped = json!({
+        "query": "query($s: Boolean!) { site @skip(if: $s) { name } }",
+        "variables": { "s": true },
+    });
 
     for accept in [
         GRAPHQL_RESPONSE,
@@ -117,6 +121,11 @@ async fn answers_follow_the_accept_header(backend: Backend) -> anyhow::Result<()
             assert!(body.get("data").is_none(), "{body}");
             assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
         }
+        // An operation whose every field is skipped ran, with nothing to run: 200, null data.
+        let (status, _, body) = send(&app, Some(accept), all_skipped.clone()).await?;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"], Value::Null, "{body}");
+        assert!(body.get("errors").is_none(), "{body}");
         // A field error is an execution result: 200 with data.
         let (status, _, body) = send(&app, Some(accept), field_error.clone()).await?;
         assert_eq!(status, 200, "{body}");

@@ -659,7 +659,7 @@ pub(crate) async fn prepare(
             None,
         )));
     }
-    let doc = state.documents.parse(&query).map_err(Refusal::Request)?;
+    let (doc, parsed) = state.documents.parse(&query).map_err(Refusal::Request)?;
     let name = params.operation_name.as_deref();
     if via == Transport::Get && limits::is_mutation(&doc, name) {
         return Err(transport(
@@ -696,6 +696,9 @@ pub(crate) async fn prepare(
         .map_err(Refusal::Request)?;
     let shape = cacheable::shape(&doc, params.operation_name.as_deref());
     limits::check(limits, &doc, &variables).map_err(Refusal::Request)?;
+    if parsed {
+        state.documents.keep(&query, &doc);
+    }
     if let Some(hash) = remember {
         state.persisted.remember(hash, &query).await;
     }
@@ -1090,12 +1093,14 @@ async fn execute(state: &AppState, http: &HttpRequest, caller: Caller, ready: Re
 ///
 /// Told from the response rather than by an extension: any extension sends every field of every
 /// operation through async-graphql's slower resolution path (type and field looked up by name,
-/// the extension chain awaited per field), which cost a tenth of an uncached page's CPU. An
-/// operation that executed either produced data or failed in a field, and async-graphql gives
-/// every field's error the path of that field; the errors of the steps before execution have
-/// none and leave no data.
+/// the extension chain awaited per field), which cost a tenth of an uncached page's CPU. A step
+/// before execution that fails always reports at least one error, none with a path, and leaves
+/// no data. An operation that executed produced data, or failed in a field (async-graphql gives
+/// every field's error the path of that field), or had nothing to run: every field skipped
+/// (`@skip`), which answers `null` data with no error at all.
 fn executed(response: &Response) -> bool {
     !matches!(response.data, async_graphql::Value::Null)
+        || response.errors.is_empty()
         || response.errors.iter().any(|error| !error.path.is_empty())
 }
 

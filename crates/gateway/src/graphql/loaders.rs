@@ -85,9 +85,8 @@ impl RequestContext {
     /// arrive within its delay); priming makes a page cost the same few statements whatever its
     /// size or the machine's speed. `nodes` are the selections that stand for one article.
     ///
-    /// The batches run here, on the request's own task, and their rows are fed into the
-    /// loaders' caches: going through `load_many` would spawn a task per relation and wait out
-    /// the loader's delay on a timer, which a request that already knows every key never needs.
+    /// Through `load_many`, so keys a loader already holds cost nothing and the primes of lists
+    /// nested in a list (each article's `related`) still merge into one batch per relation.
     pub async fn prime(
         &self,
         rows: &[article::Model],
@@ -128,9 +127,8 @@ impl RequestContext {
     }
 }
 
-/// Loads `keys` in one batch and feeds the rows into `loader`'s cache.
-/// A key the batch did not find is cached as `missing` when given (an empty list, say), and
-/// otherwise left for the loader to look up again if a field asks for it.
+/// Loads `keys` through `loader`, and caches each key it did not find as `missing` when given
+/// (an empty list, say); without one, such a key is looked up again if a field asks for it.
 async fn fill<K, L>(
     loader: &Cached<L>,
     keys: impl IntoIterator<Item = K>,
@@ -140,22 +138,18 @@ where
     K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
     L: Loader<K, Error = Arc<Error>>,
 {
-    let mut wanted: Vec<K> = Vec::new();
-    for key in keys {
-        if !wanted.contains(&key) {
-            wanted.push(key);
-        }
-    }
-    if wanted.is_empty() {
-        return Ok(());
-    }
-    let mut found = loader.loader().load(&wanted).await?;
+    let keys: Vec<K> = keys.into_iter().collect();
+    let found = loader.load_many(keys.iter().cloned()).await?;
     if let Some(missing) = missing {
-        for key in wanted {
-            found.entry(key).or_insert_with(|| missing.clone());
+        let absent: Vec<(K, L::Value)> = keys
+            .into_iter()
+            .filter(|key| !found.contains_key(key))
+            .map(|key| (key, missing.clone()))
+            .collect();
+        if !absent.is_empty() {
+            loader.feed_many(absent).await;
         }
     }
-    loader.feed_many(found).await;
     Ok(())
 }
 

@@ -244,6 +244,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// SQL statements the server's pool has run.
     pub statements: Arc<AtomicUsize>,
+    /// The text of each statement the server's pool has run, in order.
+    statement_log: Arc<std::sync::Mutex<Vec<String>>>,
     /// An HTTP client that identifies as a browser, so its views count.
     pub client: reqwest::Client,
     /// The server's view counter, to flush it without waiting.
@@ -366,8 +368,13 @@ impl TestApp {
         let mut server_db = db::connect_with(&config.database_url, pool).await?;
         let statements = Arc::new(AtomicUsize::new(0));
         let counter = statements.clone();
-        server_db.set_metric_callback(move |_| {
+        let statement_log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = statement_log.clone();
+        server_db.set_metric_callback(move |metric| {
             counter.fetch_add(1, Ordering::SeqCst);
+            if let Ok(mut log) = log.lock() {
+                log.push(metric.statement.sql.clone());
+            }
         });
         let keys = AuthKeys::from_config(&config)?;
         let app = Application::build(
@@ -405,6 +412,7 @@ impl TestApp {
             db: setup,
             clock,
             statements,
+            statement_log,
             client: reqwest::Client::builder().user_agent(BROWSER).build()?,
             views,
             handle,
@@ -531,6 +539,33 @@ impl TestApp {
         let body = self.graphql_as(token, query, variables).await?;
         anyhow::ensure!(body.get("errors").is_none(), "unexpected errors: {body}");
         Ok(body["data"].clone())
+    }
+
+    /// How many of the statements the server ran while `f` ran read from or wrote to `table`
+    /// (named as sea-orm quotes it, `"article_tags"`). Unlike [`Self::count_statements`], a
+    /// background task's statement on another table does not count.
+    pub async fn count_statements_on<F, Fut, T>(
+        &self,
+        table: &str,
+        f: F,
+    ) -> anyhow::Result<(usize, T)>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = anyhow::Result<T>>,
+    {
+        let len = || self.statement_log.lock().map(|l| l.len()).unwrap_or(0);
+        let before = len();
+        let out = f().await?;
+        let quoted = format!("\"{table}\"");
+        let log = self
+            .statement_log
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the statement log is poisoned"))?;
+        let count = log[before.min(log.len())..]
+            .iter()
+            .filter(|sql| sql.contains(&quoted))
+            .count();
+        Ok((count, out))
     }
 
     /// The statements the server ran while `f` ran.

@@ -893,6 +893,59 @@ async fn a_page_costs_the_same_statements_whatever_its_size(
     );
     // The page, its channels, sources, tags and the site settings: five statements.
     assert_eq!(counts[0], 5, "statements for a home page: {counts:?}");
+
+    // An article without tags is known to have none: its `tags` asks nothing more.
+    let newest = app
+        .data("{ articles(first: 1) { nodes { slug } } }", json!({}))
+        .await?;
+    let slug = newest["articles"]["nodes"][0]["slug"]
+        .as_str()
+        .unwrap_or_default();
+    let id = article::Entity::find()
+        .filter(article::Column::Slug.eq(slug))
+        .one(&app.db)
+        .await?
+        .map(|a| a.id)
+        .context("the newest article")?;
+    article_tag::Entity::delete_many()
+        .filter(article_tag::Column::ArticleId.eq(id))
+        .exec(&app.db)
+        .await?;
+    let (tag_reads, data) = app
+        .count_statements_on("article_tags", || app.data(home, json!({ "n": 4 })))
+        .await?;
+    assert_eq!(data["articles"]["edges"][0]["node"]["tags"], json!([]));
+    assert_eq!(tag_reads, 1, "the tags of a page with an untagged article");
+
+    // Lists nested in a list share the loaders' caches: each statement for the channels of
+    // every article's related articles loads at least one channel no earlier one did, never
+    // one per list.
+    let with_channels = "query($n: Int!) { articles(first: $n) { nodes {
+        related(first: 3) { title channel { name } } } } }";
+    let (channel_reads, data) = app
+        .count_statements_on("channels", || app.data(with_channels, json!({ "n": 20 })))
+        .await?;
+    let lists = data["articles"]["nodes"].as_array().context("nodes")?;
+    let channels: HashSet<&str> = lists
+        .iter()
+        .flat_map(|node| node["related"].as_array().into_iter().flatten())
+        .filter_map(|related| related["channel"]["name"].as_str())
+        .collect();
+    let non_empty = lists
+        .iter()
+        .filter(|node| node["related"].as_array().is_some_and(|r| !r.is_empty()))
+        .count();
+    ensure!(
+        channels.len() < non_empty,
+        "the demo's related lists span {} channels over {non_empty} lists",
+        channels.len()
+    );
+    assert!(
+        (1..=channels.len()).contains(&channel_reads),
+        "the channels of {non_empty} related lists took {channel_reads} statements for {} \
+         channels",
+        channels.len()
+    );
     Ok(())
 }
 

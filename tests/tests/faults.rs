@@ -276,8 +276,9 @@ async fn a_postgres_outage_is_503_and_the_server_resumes_by_itself() -> anyhow::
 
     proxy.restore().await?;
 
-    // The same server, not restarted, answers the very next requests: the pool tests each
-    // connection before handing it out, so it drops the dead ones and opens new ones.
+    // The same server, not restarted, answers the very next requests: every request during the
+    // cut found its connection dead and closed it, and the pool tests a connection that has been
+    // idle for a second before handing it out, so it drops the dead ones and opens new ones.
     assert_eq!(get(&app, "/readyz").await?.status(), StatusCode::OK);
     let list = app.data(LIST, json!({})).await?;
     assert_eq!(list["articles"]["edges"].as_array().map(Vec::len), Some(3));
@@ -297,6 +298,58 @@ async fn a_postgres_outage_is_503_and_the_server_resumes_by_itself() -> anyhow::
     assert_eq!(app.views.buffered(), 0);
     assert_eq!(view_count(&app, seen_id).await?, counted_before + 4);
     panics.assert_none();
+    Ok(())
+}
+
+/// A pooled connection the database dropped while it sat idle fails at most the one statement
+/// it is handed out for, and is then closed, not put back: the pool returns a connection
+/// untested only after an exchange that ran to completion, and a failed one is tested (and
+/// found dead) on its way back. Every later statement gets a live connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_fails_one_statement_at_most_and_is_replaced() -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    if !postgres_configured() {
+        eprintln!("TEST_POSTGRES_URL is not set: the PostgreSQL connection test is not run");
+        return Ok(());
+    }
+    const CONNECTIONS: u32 = 2;
+    let proxy = proxy::FaultProxy::start(proxy::postgres_address().await?).await?;
+    let app = TestApp::spawn(Backend::Postgres, false).await?;
+    let pool = db::connect_with(
+        &proxy.route(app.database_url()),
+        db::PoolOptions::with_max(CONNECTIONS),
+    )
+    .await?;
+    // Both connections open, each last used for a statement that ran to completion.
+    let sleep = || pool.execute_unprepared("SELECT pg_sleep(0.05)");
+    let (a, b) = tokio::join!(sleep(), sleep());
+    a?;
+    b?;
+
+    proxy.cut().await;
+    proxy.restore().await?;
+
+    let mut failures = 0;
+    let mut since_failure = 0;
+    for _ in 0..20 {
+        match pool.execute_unprepared("SELECT 1").await {
+            Ok(_) => since_failure += 1,
+            Err(err) => {
+                assert!(db::is_unavailable(&err), "{err}");
+                failures += 1;
+                since_failure = 0;
+            }
+        }
+    }
+    assert!(
+        failures <= CONNECTIONS,
+        "{failures} statements failed on {CONNECTIONS} dropped connections"
+    );
+    assert!(
+        since_failure >= 20 - CONNECTIONS as usize,
+        "{since_failure}"
+    );
+    pool.close().await?;
     Ok(())
 }
 

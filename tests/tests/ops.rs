@@ -18,6 +18,7 @@ on_both_backends!(
     metrics_count_graphql_operations_by_name_and_outcome,
     readyz_is_false_while_a_migration_is_pending,
     the_pool_plans_statements_once_unless_told_otherwise,
+    a_dropped_transaction_is_rolled_back_as_its_connection_returns,
 );
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -675,5 +676,53 @@ async fn the_pool_plans_statements_once_unless_told_otherwise(
         }
         db.close().await?;
     }
+    Ok(())
+}
+
+/// A transaction dropped without a commit (a request cancelled mid-way) is rolled back as its
+/// connection goes back to the pool, not when that connection is next used, so its locks do not
+/// outlive it. The pool skips its test of a returning connection only when the connection's last
+/// exchange ran to completion (vendor/README.md); a queued rollback is not that.
+async fn a_dropped_transaction_is_rolled_back_as_its_connection_returns(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    use newsroom_domain::db::{PoolOptions, connect_with};
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+    let app = TestApp::spawn(backend, false).await?;
+    let pool = connect_with(app.database_url(), PoolOptions::with_max(2)).await?;
+    pool.execute_unprepared("CREATE TABLE pool_probe (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
+        .await?;
+    pool.execute_unprepared("INSERT INTO pool_probe (id, n) VALUES (1, 0)")
+        .await?;
+
+    let tx = pool.begin().await?;
+    tx.execute_unprepared("UPDATE pool_probe SET n = 1 WHERE id = 1")
+        .await?;
+    drop(tx);
+
+    // Another pool writes the same row. Were the row (PostgreSQL) or the database (SQLite) still
+    // locked by the dropped transaction, this would wait out the lock timeout (PostgreSQL) or
+    // the busy timeout (SQLite) and fail; `pool` is not used again to flush the rollback.
+    let other = app.db.begin().await?;
+    if backend == Backend::Postgres {
+        other
+            .execute_unprepared("SET LOCAL lock_timeout = '10s'")
+            .await?;
+    }
+    other
+        .execute_unprepared("UPDATE pool_probe SET n = n + 2 WHERE id = 1")
+        .await?;
+    other.commit().await?;
+    let row = app
+        .db
+        .query_one_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT n FROM pool_probe WHERE id = 1",
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the probe row is gone"))?;
+    let n: i32 = row.try_get("", "n")?;
+    assert_eq!(n, 2, "the dropped transaction's update was rolled back");
+    pool.close().await?;
     Ok(())
 }

@@ -165,6 +165,16 @@ pub trait Connection: Send {
     #[doc(hidden)]
     fn should_flush(&self) -> bool;
 
+    // Newsroom patch (not upstream): lets the pool return a connection without the ping
+    // round trip when its last exchange ran to completion; see `PoolConnection::return_to_pool`.
+    /// Whether the connection is known to be ready for the next statement without talking to
+    /// the server: nothing waits to be written, no response is outstanding, and no transaction
+    /// is open. `false` when the driver cannot tell, which keeps the ping.
+    #[doc(hidden)]
+    fn is_known_ready(&self) -> bool {
+        false
+    }
+
     /// Establish a new database connection.
     ///
     /// A value of [`Options`][Self::Options] is parsed from the provided connection string. This parsing

@@ -304,6 +304,17 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             }
         }
 
+        // Newsroom patch (not upstream): a connection whose last exchange ran to completion
+        // (the driver received the server's ready-for-query after it, and nothing is queued)
+        // was alive an instant ago and needs nothing flushed or drained, so it goes back without
+        // the ping's round trip, which cost each statement a second exchange with the server. A
+        // connection that errored, was cancelled mid-statement or holds a queued rollback is not
+        // known ready and is still pinged below, which drains it or finds it dead.
+        if self.raw.is_known_ready() {
+            self.release();
+            return true;
+        }
+
         // test the connection on-release to ensure it is still viable,
         // and flush anything time-sensitive like transaction rollbacks
         // if an Executor future/stream is dropped during an `.await` call, the connection

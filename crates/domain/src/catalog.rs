@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
+    sea_query::{Expr, ExprTrait, JoinType, Query},
 };
 
 use crate::{
@@ -117,6 +118,9 @@ pub async fn tags_by_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<Vec<
         .await?)
 }
 
+/// The alias of the lateral subquery in [`tags_of_articles`].
+const LATERAL_TAG: &str = "t";
+
 /// The tags of many articles at once, each list in the editor's order; one query for any number
 /// of articles.
 pub async fn tags_of_articles<C: ConnectionTrait>(
@@ -134,21 +138,48 @@ pub async fn tags_of_articles<C: ConnectionTrait>(
         name: String,
         created_at: chrono::DateTime<chrono::Utc>,
     }
-    let rows = article_tag::Entity::find()
+    const TAG: [tag::Column; 4] = [
+        tag::Column::Id,
+        tag::Column::Slug,
+        tag::Column::Name,
+        tag::Column::CreatedAt,
+    ];
+    let mut select = article_tag::Entity::find()
         .select_only()
         .column(article_tag::Column::ArticleId)
-        .column(tag::Column::Id)
-        .column(tag::Column::Slug)
-        .column(tag::Column::Name)
-        .column(tag::Column::CreatedAt)
-        .inner_join(tag::Entity)
         .filter(article_tag::Column::ArticleId.is_in(article_ids.iter().copied()))
         .order_by_asc(article_tag::Column::ArticleId)
         .order_by_asc(article_tag::Column::Position)
-        .order_by_asc(article_tag::Column::TagId)
-        .into_model::<Row>()
-        .all(db)
-        .await?;
+        .order_by_asc(article_tag::Column::TagId);
+    if db.get_database_backend() == DbBackend::Postgres {
+        // Each row's tag by its key. A plain join is planned as a hash join that reads and hashes
+        // the whole tags table on every call (PostgreSQL prices each of the hundred index lookups
+        // of a page as a random page read): 0.3 ms of the database's time for the home page with
+        // 2,000 tags, and more as tags are added. A subquery with an OFFSET is never merged into
+        // the outer query, so the lateral one below is planned as one index lookup per row
+        // (pgbench ran the home page's tag statement 8,600 times a second so, against 5,200).
+        let one_tag = Query::select()
+            .columns(TAG)
+            .from(tag::Entity)
+            .and_where(
+                Expr::col((tag::Entity, tag::Column::Id))
+                    .equals((article_tag::Entity, article_tag::Column::TagId)),
+            )
+            .offset(0)
+            .to_owned();
+        QueryTrait::query(&mut select).join_lateral(
+            JoinType::InnerJoin,
+            one_tag,
+            LATERAL_TAG,
+            Expr::cust("TRUE"),
+        );
+        for column in TAG {
+            select = select.column_as(Expr::col((LATERAL_TAG, column)), column.as_str());
+        }
+    } else {
+        select = select.columns(TAG).inner_join(tag::Entity);
+    }
+    let rows = select.into_model::<Row>().all(db).await?;
     let mut tags: HashMap<i64, Vec<tag::Model>> = HashMap::new();
     for row in rows {
         tags.entry(row.article_id).or_default().push(tag::Model {

@@ -304,7 +304,9 @@ async fn a_postgres_outage_is_503_and_the_server_resumes_by_itself() -> anyhow::
 /// A pooled connection the database dropped while it sat idle fails at most the one statement
 /// it is handed out for, and is then closed, not put back: the pool returns a connection
 /// untested only after an exchange that ran to completion, and a failed one is tested (and
-/// found dead) on its way back. Every later statement gets a live connection.
+/// found dead) on its way back. Which statements fail depends on which connection the pool hands
+/// out (a replacement opened after the first failure may come before the other dead one), so the
+/// test bounds how many do: were a failed connection put back untested, every one would.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_connection_fails_one_statement_at_most_and_is_replaced() -> anyhow::Result<()> {
     use sea_orm::ConnectionTrait;
@@ -330,24 +332,15 @@ async fn a_dropped_connection_fails_one_statement_at_most_and_is_replaced() -> a
     proxy.restore().await?;
 
     let mut failures = 0;
-    let mut since_failure = 0;
     for _ in 0..20 {
-        match pool.execute_unprepared("SELECT 1").await {
-            Ok(_) => since_failure += 1,
-            Err(err) => {
-                assert!(db::is_unavailable(&err), "{err}");
-                failures += 1;
-                since_failure = 0;
-            }
+        if let Err(err) = pool.execute_unprepared("SELECT 1").await {
+            assert!(db::is_unavailable(&err), "{err}");
+            failures += 1;
         }
     }
     assert!(
         failures <= CONNECTIONS,
-        "{failures} statements failed on {CONNECTIONS} dropped connections"
-    );
-    assert!(
-        since_failure >= 20 - CONNECTIONS as usize,
-        "{since_failure}"
+        "{failures} of 20 statements failed on {CONNECTIONS} dropped connections"
     );
     pool.close().await?;
     Ok(())

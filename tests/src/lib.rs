@@ -8,14 +8,7 @@ pub mod bench;
 pub mod corpus;
 pub mod proxy;
 
-use std::{
-    future::Future,
-    path::PathBuf,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-};
+use std::{future::Future, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
@@ -242,8 +235,6 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     /// The server's clock.
     pub clock: ManualClock,
-    /// SQL statements the server's pool has run.
-    pub statements: Arc<AtomicUsize>,
     /// The text of each statement the server's pool has run, in order.
     statement_log: Arc<std::sync::Mutex<Vec<String>>>,
     /// An HTTP client that identifies as a browser, so its views count.
@@ -366,12 +357,9 @@ impl TestApp {
             ..config.pool_options()
         };
         let mut server_db = db::connect_with(&config.database_url, pool).await?;
-        let statements = Arc::new(AtomicUsize::new(0));
-        let counter = statements.clone();
         let statement_log = Arc::new(std::sync::Mutex::new(Vec::new()));
         let log = statement_log.clone();
         server_db.set_metric_callback(move |metric| {
-            counter.fetch_add(1, Ordering::SeqCst);
             if let Ok(mut log) = log.lock() {
                 log.push(metric.statement.sql.clone());
             }
@@ -411,7 +399,6 @@ impl TestApp {
             address,
             db: setup,
             clock,
-            statements,
             statement_log,
             client: reqwest::Client::builder().user_agent(BROWSER).build()?,
             views,
@@ -553,19 +540,8 @@ impl TestApp {
         F: FnOnce() -> Fut,
         Fut: Future<Output = anyhow::Result<T>>,
     {
-        let len = || self.statement_log.lock().map(|l| l.len()).unwrap_or(0);
-        let before = len();
-        let out = f().await?;
         let quoted = format!("\"{table}\"");
-        let log = self
-            .statement_log
-            .lock()
-            .map_err(|_| anyhow::anyhow!("the statement log is poisoned"))?;
-        let count = log[before.min(log.len())..]
-            .iter()
-            .filter(|sql| sql.contains(&quoted))
-            .count();
-        Ok((count, out))
+        self.statements_during(f, |sql| sql.contains(&quoted)).await
     }
 
     /// The statements the server ran while `f` ran.
@@ -574,9 +550,28 @@ impl TestApp {
         F: FnOnce() -> Fut,
         Fut: Future<Output = anyhow::Result<T>>,
     {
-        let before = self.statements.load(Ordering::SeqCst);
+        self.statements_during(f, |_| true).await
+    }
+
+    /// How many of the statements the server ran while `f` ran `counts`.
+    async fn statements_during<F, Fut, T>(
+        &self,
+        f: F,
+        counts: impl Fn(&str) -> bool,
+    ) -> anyhow::Result<(usize, T)>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = anyhow::Result<T>>,
+    {
+        let log = || {
+            self.statement_log
+                .lock()
+                .map_err(|_| anyhow::anyhow!("the statement log is poisoned"))
+        };
+        let before = log()?.len();
         let out = f().await?;
-        Ok((self.statements.load(Ordering::SeqCst) - before, out))
+        let count = log()?[before..].iter().filter(|sql| counts(sql)).count();
+        Ok((count, out))
     }
 
     /// The published articles a partner may not have (their source is neither the site's own

@@ -682,7 +682,9 @@ async fn the_pool_plans_statements_once_unless_told_otherwise(
 /// A transaction dropped without a commit (a request cancelled mid-way) is rolled back as its
 /// connection goes back to the pool, not when that connection is next used, so its locks do not
 /// outlive it. The pool skips its test of a returning connection only when the connection's last
-/// exchange ran to completion (vendor/README.md); a queued rollback is not that.
+/// exchange ran to completion (vendor/README.md). A dropped transaction fails that check twice
+/// over (its rollback is queued, and the transaction is still open), so this guards the check as
+/// a whole, not the queue alone.
 async fn a_dropped_transaction_is_rolled_back_as_its_connection_returns(
     backend: Backend,
 ) -> anyhow::Result<()> {

@@ -223,6 +223,31 @@ fn openapi_prints_the_checked_in_document() {
     );
 }
 
+/// The binary allocates with jemalloc, with the settings of `.cargo/config.toml` compiled in:
+/// jemalloc prints its options on exit when `_RJEM_MALLOC_CONF` asks for its statistics. On
+/// glibc's malloc, or with jemalloc's defaults (10 s of dirty pages, no background thread), this
+/// fails.
+#[test]
+#[cfg(not(target_env = "msvc"))]
+fn the_binary_runs_on_jemalloc_with_its_compiled_settings() {
+    let output = newsroom(
+        &["schema"],
+        &[("_RJEM_MALLOC_CONF", "stats_print:true")],
+        None,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stats = stderr(&output);
+    for option in [
+        "opt.background_thread: true",
+        "opt.dirty_decay_ms: 250",
+        "opt.muzzy_decay_ms: 0",
+    ] {
+        assert!(
+            stats.contains(option),
+            "jemalloc's statistics lack {option:?}:\n{stats}"
+        );
+    }
+}
 /// The slugs the search for `q` finds first.
 async fn search_slugs(conn: &DatabaseConnection, q: &str) -> Vec<String> {
     let segmenter = Segmenter::new(None).unwrap();

@@ -629,7 +629,7 @@ impl Mutation {
         input: SourceInput,
     ) -> async_graphql::Result<Source> {
         let req = request(ctx)?;
-        Ok(Source(
+        Ok(Source::from(
             edit::save_source(&req.db, segmenter(ctx)?, None, input.into(), req.now)
                 .await
                 .gql()?,
@@ -646,7 +646,7 @@ impl Mutation {
     ) -> async_graphql::Result<Source> {
         let req = request(ctx)?;
         let id = ids::expect(Kind::Source, &id, "id")?;
-        Ok(Source(
+        Ok(Source::from(
             edit::save_source(&req.db, segmenter(ctx)?, Some(id), input.into(), req.now)
                 .await
                 .gql()?,
@@ -672,16 +672,11 @@ impl Mutation {
         name: String,
     ) -> async_graphql::Result<Tag> {
         let req = request(ctx)?;
-        Ok(Tag(edit::save_tag(
-            &req.db,
-            segmenter(ctx)?,
-            None,
-            &slug,
-            &name,
-            req.now,
-        )
-        .await
-        .gql()?))
+        Ok(Tag::from(
+            edit::save_tag(&req.db, segmenter(ctx)?, None, &slug, &name, req.now)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Changes a tag's slug and name.
@@ -695,16 +690,11 @@ impl Mutation {
     ) -> async_graphql::Result<Tag> {
         let req = request(ctx)?;
         let id = ids::expect(Kind::Tag, &id, "id")?;
-        Ok(Tag(edit::save_tag(
-            &req.db,
-            segmenter(ctx)?,
-            Some(id),
-            &slug,
-            &name,
-            req.now,
-        )
-        .await
-        .gql()?))
+        Ok(Tag::from(
+            edit::save_tag(&req.db, segmenter(ctx)?, Some(id), &slug, &name, req.now)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Deletes a tag (articles lose it); returns its ID.
@@ -725,7 +715,7 @@ impl Mutation {
         input: ChannelInput,
     ) -> async_graphql::Result<Channel> {
         let req = request(ctx)?;
-        Ok(Channel(
+        Ok(Channel::from(
             edit::save_channel(&req.db, None, input.into(), req.now)
                 .await
                 .gql()?,
@@ -742,7 +732,7 @@ impl Mutation {
     ) -> async_graphql::Result<Channel> {
         let req = request(ctx)?;
         let id = ids::expect(Kind::Channel, &id, "id")?;
-        Ok(Channel(
+        Ok(Channel::from(
             edit::save_channel(&req.db, Some(id), input.into(), req.now)
                 .await
                 .gql()?,

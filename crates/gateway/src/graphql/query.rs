@@ -270,7 +270,7 @@ impl Query {
         Ok(all
             .into_iter()
             .filter(|c| c.parent_id.is_none())
-            .map(Channel)
+            .map(Channel::from)
             .collect())
     }
 
@@ -284,13 +284,16 @@ impl Query {
         Ok(catalog::channel_by_slug(&req.db, &slug)
             .await
             .gql()?
-            .map(Channel))
+            .map(Channel::from))
     }
 
     /// A tag by slug; `null` when there is none.
     async fn tag(&self, ctx: &Context<'_>, slug: String) -> async_graphql::Result<Option<Tag>> {
         let req = request(ctx)?;
-        Ok(catalog::tag_by_slug(&req.db, &slug).await.gql()?.map(Tag))
+        Ok(catalog::tag_by_slug(&req.db, &slug)
+            .await
+            .gql()?
+            .map(Tag::from))
     }
 
     /// A source by slug; `null` when there is none.
@@ -303,7 +306,7 @@ impl Query {
         Ok(catalog::source_by_slug(&req.db, &slug)
             .await
             .gql()?
-            .map(Source))
+            .map(Source::from))
     }
 
     /// All tags, in slug order.
@@ -319,7 +322,7 @@ impl Query {
         let page = page_request::<SlugCursor>(first, after, last, before)?;
         let req = request(ctx)?;
         let rows = catalog::tags(&req.db, &page).await.gql()?;
-        Ok(slug_connection(rows, |t| &t.slug, Tag))
+        Ok(slug_connection(rows, |t| &t.slug, Tag::from))
     }
 
     /// All sources, in slug order.
@@ -335,7 +338,7 @@ impl Query {
         let page = page_request::<SlugCursor>(first, after, last, before)?;
         let req = request(ctx)?;
         let rows = catalog::sources(&req.db, &page).await.gql()?;
-        Ok(slug_connection(rows, |s| &s.slug, Source))
+        Ok(slug_connection(rows, |s| &s.slug, Source::from))
     }
 
     /// A visible article by slug or by global ID (give exactly one); `null` when there is none.
@@ -574,7 +577,7 @@ impl Query {
                 .await
                 .gql()?
                 .pop()
-                .map(|t| Node::Tag(Tag(t))),
+                .map(|t| Node::Tag(t.into())),
             Kind::Page => catalog::pages_by_ids(&req.db, &[row])
                 .await
                 .gql()?

@@ -1,6 +1,8 @@
 //! GraphQL objects over domain models. Entities never derive GraphQL types; each object here
 //! wraps a row and resolves its relations through the request's dataloaders.
 
+use std::sync::Arc;
+
 use async_graphql::{ComplexObject, Context, Enum, ID, Interface, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use newsroom_domain::editorial;
@@ -309,7 +311,12 @@ impl Article {
     /// The tags, in the editor's order.
     async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Tag>> {
         let loaded = request(ctx)?.tags.load_one(self.0.id).await.gql()?;
-        Ok(loaded.unwrap_or_default().into_iter().map(Tag).collect())
+        Ok(loaded
+            .unwrap_or_default()
+            .iter()
+            .cloned()
+            .map(Tag)
+            .collect())
     }
 
     /// The article's canonical address on this site (`{baseUrl}/articles/{slug}`), which a
@@ -328,7 +335,7 @@ impl Article {
             None => None,
         };
         let site = req.site.load_one(SiteKey).await.gql()?.unwrap_or_default();
-        Ok(disclaimer::resolve(&self.0, source.as_ref(), &site).map(Disclaimer))
+        Ok(disclaimer::resolve(&self.0, source.as_deref(), &site).map(Disclaimer))
     }
 
     /// 同类资讯: visible articles in the same channel or sharing a tag, newest first, never this
@@ -398,7 +405,13 @@ impl Disclaimer {
 }
 
 /// A navigation section.
-pub struct Channel(pub channel::Model);
+pub struct Channel(pub Arc<channel::Model>);
+
+impl From<channel::Model> for Channel {
+    fn from(model: channel::Model) -> Self {
+        Channel(Arc::new(model))
+    }
+}
 
 #[Object]
 impl Channel {
@@ -440,14 +453,21 @@ impl Channel {
         let loaded = request(ctx)?.children.load_one(self.0.id).await.gql()?;
         Ok(loaded
             .unwrap_or_default()
-            .into_iter()
+            .iter()
+            .cloned()
             .map(Channel)
             .collect())
     }
 }
 
 /// A medium whose work the portal carries, or the site itself.
-pub struct Source(pub source::Model);
+pub struct Source(pub Arc<source::Model>);
+
+impl From<source::Model> for Source {
+    fn from(model: source::Model) -> Self {
+        Source(Arc::new(model))
+    }
+}
 
 #[Object]
 impl Source {
@@ -510,7 +530,7 @@ impl Source {
 }
 
 /// Where a source's feed stands.
-pub struct FeedStatus(source::Model);
+pub struct FeedStatus(Arc<source::Model>);
 
 #[Object]
 impl FeedStatus {
@@ -536,7 +556,13 @@ impl FeedStatus {
 }
 
 /// A keyword.
-pub struct Tag(pub tag::Model);
+pub struct Tag(pub Arc<tag::Model>);
+
+impl From<tag::Model> for Tag {
+    fn from(model: tag::Model) -> Self {
+        Tag(Arc::new(model))
+    }
+}
 
 #[Object]
 impl Tag {

@@ -242,7 +242,8 @@ async fn main() -> anyhow::Result<()> {
     let date = Utc::now().format("%Y-%m-%d").to_string();
     let report = format!(
         "# make bench-load, {date}\n\n{cores} cores, commit {commit}, {} articles, {} s per \
-         workload, {} connections, load generator (oha) and PostgreSQL on the same machine.\n\n{table}\n\
+         workload, {} connections (from oha and pgbench, and in the server's database pool), \
+         load generator (oha) and PostgreSQL on the same machine.\n\n{table}\n\
          Ratios: cached reads (and the beacon) to `/healthz` (7), the HTTP stack's ceiling; \
          reads with the cache off, and the article page (3: 10,000 slugs in a run are nearly all \
          first reads), to pgbench running the same SQL (8a, 8b), the database's.\n",
@@ -514,12 +515,9 @@ impl Server {
             .env("NEWSROOM_RESPONSE_CACHE", cache.to_string())
             .env("NEWSROOM_LOG_FORMAT", "text")
             .env("RUST_LOG", "warn")
-            // As README's "Memory" section advises for production: glibc's malloc then keeps
-            // two arenas rather than one a thread, which held 7 to 10 MiB more at the peak.
-            .env(
-                "MALLOC_ARENA_MAX",
-                std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".to_owned()),
-            )
+            // As many database connections as pgbench gets for the same SQL (8a, 8b), and as
+            // the load generator has requests in flight; the default pool is 16.
+            .env("NEWSROOM_DB_MAX_CONNECTIONS", s.connections.to_string())
             .stdout(file.try_clone()?)
             .stderr(file)
             .spawn()

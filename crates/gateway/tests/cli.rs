@@ -248,6 +248,7 @@ fn the_binary_runs_on_jemalloc_with_its_compiled_settings() {
         );
     }
 }
+
 /// The slugs the search for `q` finds first.
 async fn search_slugs(conn: &DatabaseConnection, q: &str) -> Vec<String> {
     let segmenter = Segmenter::new(None).unwrap();

@@ -2,13 +2,14 @@
 //! by configured origin, request ids echoed or replaced, and `/metrics` in the Prometheus text
 //! format counting requests by route pattern.
 
+use anyhow::Context;
 use newsroom_domain::entities::{ArticleStatus, article};
 use newsroom_gateway::{
     config::Environment,
     graphql::ids::{Kind, encode},
 };
-use newsroom_tests::{Backend, TestApp, on_both_backends};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use newsroom_tests::{Backend, TestApp, TestDb, on_both_backends};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
 use std::collections::HashMap;
 
 use reqwest::{Method, StatusCode, header::HeaderMap};
@@ -19,6 +20,7 @@ on_both_backends!(
     readyz_is_false_while_a_migration_is_pending,
     the_pool_plans_statements_once_unless_told_otherwise,
     a_dropped_transaction_is_rolled_back_as_its_connection_returns,
+    rows_decode_nulls_and_name_the_column_of_a_bad_value,
 );
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -726,5 +728,55 @@ async fn a_dropped_transaction_is_rolled_back_as_its_connection_returns(
     let n: i32 = row.try_get("", "n")?;
     assert_eq!(n, 2, "the dropped transaction's update was rolled back");
     pool.close().await?;
+    Ok(())
+}
+
+/// Values as the patched sea-orm decodes them (`vendor/README.md`): an `Option` reads a NULL as
+/// `None` without decoding it, and a value by the position its name was found at. Nothing a
+/// caller sees changes: `Option<Option<_>>` reads a NULL as `Some(None)`, a missing column is
+/// `None`, and a NULL or a value of the wrong type fails with an error naming its column.
+async fn rows_decode_nulls_and_name_the_column_of_a_bad_value(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let (_test_db, db) = TestDb::create(backend).await?;
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT CAST(7 AS BIGINT) AS id, '南昌' AS slug, CAST(NULL AS BIGINT) AS parent_id, \
+             CAST(NULL AS TEXT) AS note, 'seven' AS view_total",
+        ))
+        .await?
+        .context("one row")?;
+    assert_eq!(row.try_get::<Option<i64>>("", "id")?, Some(7));
+    assert_eq!(row.try_get::<i64>("", "id")?, 7);
+    assert_eq!(
+        row.try_get::<Option<String>>("", "slug")?.as_deref(),
+        Some("南昌")
+    );
+    assert_eq!(row.try_get::<Option<i64>>("", "parent_id")?, None);
+    assert_eq!(row.try_get::<Option<String>>("", "note")?, None);
+    assert_eq!(
+        row.try_get::<Option<Option<String>>>("", "note")?,
+        Some(None)
+    );
+    assert_eq!(
+        row.try_get::<Option<Option<String>>>("", "slug")?,
+        Some(Some("南昌".to_owned()))
+    );
+    assert_eq!(row.try_get::<Option<String>>("", "no_such_column")?, None);
+
+    let Err(null) = row.try_get::<String>("", "note") else {
+        anyhow::bail!("a NULL read as a String");
+    };
+    let null = null.to_string();
+    assert!(null.contains("null") && null.contains("note"), "{null}");
+    let Err(bad) = row.try_get::<Option<i64>>("", "view_total") else {
+        anyhow::bail!("text read as an Option<i64>");
+    };
+    assert!(bad.to_string().contains("view_total"), "{bad}");
+    let Err(bad) = row.try_get::<i64>("", "view_total") else {
+        anyhow::bail!("text read as an i64");
+    };
+    assert!(bad.to_string().contains("view_total"), "{bad}");
     Ok(())
 }

@@ -1,6 +1,7 @@
 use crate::decode::Decode;
 use crate::encode::{Encode, IsNull};
 use crate::error::BoxDynError;
+use crate::type_info::PgType;
 use crate::types::array_compatible;
 use crate::types::Type;
 use crate::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef, Postgres};
@@ -14,6 +15,16 @@ impl Type<Postgres> for str {
     }
 
     fn compatible(ty: &PgTypeInfo) -> bool {
+        // Newsroom patch (not upstream): the built-in text types by their variant first. The
+        // list below builds six `PgTypeInfo`s, compares them by OID and drops them, for every
+        // text value decoded; it still answers for the rest (`citext`, domains, types known
+        // only by OID or by name).
+        if matches!(
+            ty.0,
+            PgType::Text | PgType::Varchar | PgType::Name | PgType::Bpchar | PgType::Unknown
+        ) {
+            return true;
+        }
         [
             PgTypeInfo::TEXT,
             PgTypeInfo::NAME,

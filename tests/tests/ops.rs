@@ -3,13 +3,16 @@
 //! format counting requests by route pattern.
 
 use anyhow::Context;
-use newsroom_domain::entities::{ArticleStatus, article};
+use newsroom_domain::{
+    catalog,
+    entities::{ArticleStatus, article, channel, source, tag},
+};
 use newsroom_gateway::{
     config::Environment,
     graphql::ids::{Kind, encode},
 };
 use newsroom_tests::{Backend, TestApp, TestDb, on_both_backends};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement};
 use std::collections::HashMap;
 
 use reqwest::{Method, StatusCode, header::HeaderMap};
@@ -21,6 +24,7 @@ on_both_backends!(
     the_pool_plans_statements_once_unless_told_otherwise,
     a_dropped_transaction_is_rolled_back_as_its_connection_returns,
     rows_decode_nulls_and_name_the_column_of_a_bad_value,
+    lists_of_ids_find_each_row_once,
 );
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -778,5 +782,79 @@ async fn rows_decode_nulls_and_name_the_column_of_a_bad_value(
         anyhow::bail!("text read as an i64");
     };
     assert!(bad.to_string().contains("view_total"), "{bad}");
+    Ok(())
+}
+
+/// The read path's lists of ids (`db::id_in`: one `bigint[]` on PostgreSQL, `IN` on SQLite)
+/// find each row asked for once, whatever the order, repeats and unknown ids, and nothing for
+/// no ids.
+async fn lists_of_ids_find_each_row_once(backend: Backend) -> anyhow::Result<()> {
+    let (_test_db, db) = TestDb::create(backend).await?;
+    newsroom_domain::demo::seed(&db, &newsroom_tests::segmenter()?).await?;
+    fn sorted(mut ids: Vec<i64>) -> Vec<i64> {
+        ids.sort_unstable();
+        ids
+    }
+    fn asking(ids: &[i64]) -> Vec<i64> {
+        vec![ids[2], ids[0], ids[2], i64::MAX, -1]
+    }
+
+    let ids: Vec<i64> = source::Entity::find()
+        .order_by_asc(source::Column::Id)
+        .all(&db)
+        .await?
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert!(ids.len() >= 3, "the demo has sources");
+    let found = catalog::sources_by_ids(&db, &asking(&ids)).await?;
+    assert_eq!(
+        sorted(found.iter().map(|s| s.id).collect()),
+        [ids[0], ids[2]]
+    );
+    assert!(catalog::sources_by_ids(&db, &[]).await?.is_empty());
+
+    let ids: Vec<i64> = channel::Entity::find()
+        .order_by_asc(channel::Column::Id)
+        .all(&db)
+        .await?
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    let found = catalog::channels_by_ids(&db, &asking(&ids)).await?;
+    assert_eq!(
+        sorted(found.iter().map(|c| c.id).collect()),
+        [ids[0], ids[2]]
+    );
+    assert!(catalog::channels_by_ids(&db, &[]).await?.is_empty());
+
+    let ids: Vec<i64> = tag::Entity::find()
+        .order_by_asc(tag::Column::Id)
+        .all(&db)
+        .await?
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    let found = catalog::tags_by_ids(&db, &asking(&ids)).await?;
+    assert_eq!(
+        sorted(found.iter().map(|t| t.id).collect()),
+        [ids[0], ids[2]]
+    );
+
+    let tagged: Vec<i64> = article::Entity::find()
+        .order_by_asc(article::Column::Id)
+        .all(&db)
+        .await?
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    let by_article = catalog::tags_of_articles(&db, &asking(&tagged)).await?;
+    for (article, tags) in &by_article {
+        assert!([tagged[0], tagged[2]].contains(article), "{article}");
+        assert!(!tags.is_empty());
+    }
+    let one = catalog::tags_of_articles(&db, &[tagged[2]]).await?;
+    assert_eq!(by_article.get(&tagged[2]), one.get(&tagged[2]));
+    assert!(catalog::tags_of_articles(&db, &[]).await?.is_empty());
     Ok(())
 }

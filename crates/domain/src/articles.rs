@@ -442,7 +442,11 @@ pub async fn visible_among<C: ConnectionTrait>(
     Ok(article::Entity::find()
         .select_only()
         .column(article::Column::Id)
-        .filter(article::Column::Id.is_in(ids.iter().copied()))
+        .filter(crate::db::id_in(
+            db.get_database_backend(),
+            article::Column::Id,
+            ids,
+        ))
         .filter(audience.condition(now))
         .into_tuple()
         .all(db)
@@ -575,7 +579,11 @@ pub async fn visible_by_ids<C: ConnectionTrait>(
     }
     Ok(article::Entity::find()
         .filter(audience.public().condition(now))
-        .filter(article::Column::Id.is_in(ids.iter().copied()))
+        .filter(crate::db::id_in(
+            db.get_database_backend(),
+            article::Column::Id,
+            ids,
+        ))
         .all(db)
         .await?
         .into_iter()

@@ -10,6 +10,7 @@ use sea_orm::{
 };
 
 use crate::{
+    db::id_in,
     entities::{article, article_tag, channel, page, source, tag},
     error::Result,
     pagination::{Direction, Page, PageRequest, SlugCursor},
@@ -77,7 +78,7 @@ pub async fn channels_by_ids<C: ConnectionTrait>(
     ids: &[i64],
 ) -> Result<Vec<channel::Model>> {
     Ok(channel::Entity::find()
-        .filter(channel::Column::Id.is_in(ids.iter().copied()))
+        .filter(id_in(db.get_database_backend(), channel::Column::Id, ids))
         .all(db)
         .await?)
 }
@@ -88,7 +89,11 @@ pub async fn channel_children<C: ConnectionTrait>(
     parent_ids: &[i64],
 ) -> Result<HashMap<i64, Vec<channel::Model>>> {
     let rows = channel::Entity::find()
-        .filter(channel::Column::ParentId.is_in(parent_ids.iter().copied()))
+        .filter(id_in(
+            db.get_database_backend(),
+            channel::Column::ParentId,
+            parent_ids,
+        ))
         .order_by_asc(channel::Column::Position)
         .order_by_asc(channel::Column::Id)
         .all(db)
@@ -105,7 +110,7 @@ pub async fn channel_children<C: ConnectionTrait>(
 /// Sources by id, for a dataloader.
 pub async fn sources_by_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<Vec<source::Model>> {
     Ok(source::Entity::find()
-        .filter(source::Column::Id.is_in(ids.iter().copied()))
+        .filter(id_in(db.get_database_backend(), source::Column::Id, ids))
         .all(db)
         .await?)
 }
@@ -113,7 +118,7 @@ pub async fn sources_by_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<V
 /// Tags by id, for a dataloader.
 pub async fn tags_by_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<Vec<tag::Model>> {
     Ok(tag::Entity::find()
-        .filter(tag::Column::Id.is_in(ids.iter().copied()))
+        .filter(id_in(db.get_database_backend(), tag::Column::Id, ids))
         .all(db)
         .await?)
 }
@@ -147,7 +152,11 @@ pub async fn tags_of_articles<C: ConnectionTrait>(
     let mut select = article_tag::Entity::find()
         .select_only()
         .column(article_tag::Column::ArticleId)
-        .filter(article_tag::Column::ArticleId.is_in(article_ids.iter().copied()))
+        .filter(id_in(
+            db.get_database_backend(),
+            article_tag::Column::ArticleId,
+            article_ids,
+        ))
         .order_by_asc(article_tag::Column::ArticleId)
         .order_by_asc(article_tag::Column::Position)
         .order_by_asc(article_tag::Column::TagId);
@@ -351,7 +360,7 @@ impl ArticleRelations {
 /// Pages by id.
 pub async fn pages_by_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<Vec<page::Model>> {
     Ok(page::Entity::find()
-        .filter(page::Column::Id.is_in(ids.iter().copied()))
+        .filter(id_in(db.get_database_backend(), page::Column::Id, ids))
         .all(db)
         .await?)
 }

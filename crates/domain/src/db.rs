@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
+    ColumnTrait, ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
     SqliteTransactionMode, SqlxError, SqlxPostgresError, SqlxSqliteError, TransactionOptions,
     TransactionTrait,
+    sea_query::{Expr, ExprTrait, extension::postgres::PgFunc},
     sqlx::{
         error::DatabaseError,
         sqlite::{SqliteJournalMode, SqliteSynchronous},
@@ -193,6 +194,21 @@ pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, 
         ..TransactionOptions::default()
     })
     .await
+}
+
+/// `column IN (ids)`, as the backend runs it best.
+///
+/// On PostgreSQL it is `column = ANY($1)`, the ids bound as one `bigint[]`. `IN ($1, …, $n)` is
+/// a statement of its own for every count of ids, each prepared anew on every connection; and
+/// under the generic plans the pool asks for, PostgreSQL builds the array of `$1 … $n` again for
+/// every row it filters. The home page's channels and sources are small tables it scans whole,
+/// and that came to about 30 µs of the database's CPU a page (perf, against pgbench running the
+/// same statements with the ids written in). SQLite has no arrays: `IN` there.
+pub fn id_in<C: ColumnTrait>(backend: DbBackend, column: C, ids: &[i64]) -> Expr {
+    match backend {
+        DbBackend::Postgres => column.into_expr().eq(PgFunc::any(Expr::val(ids.to_vec()))),
+        _ => column.is_in(ids.iter().copied()),
+    }
 }
 
 /// Rewrites `?` placeholders as `$1, $2, ...` for PostgreSQL.

@@ -806,9 +806,77 @@ fn table(rows: &[Row]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use newsroom_tests::{Backend, TestDb, postgres_configured};
+    use sea_orm::ConnectionTrait;
+
     #[test]
     fn the_article_script_names_its_spread() {
         assert!(super::ARTICLE_SQL.contains("{spread}"));
         assert!(super::HOME_SQL.contains("{article_ids}"));
+    }
+
+    /// A statement of a pgbench script as pgbench prepares it (`-M prepared`): its `\gset` cut
+    /// off, and each `:variable` a parameter of a type PostgreSQL infers.
+    fn as_prepared(line: &str) -> String {
+        let sql = line.split(" \\gset").next().unwrap_or(line);
+        let chars: Vec<char> = sql.chars().collect();
+        let mut names: Vec<String> = Vec::new();
+        let mut out = String::with_capacity(sql.len());
+        let mut i = 0;
+        while i < chars.len() {
+            let starts_name = |k: usize| chars.get(k).is_some_and(|c| c.is_ascii_lowercase());
+            if chars[i] == ':' && chars.get(i + 1) == Some(&':') {
+                out.push_str("::");
+                i += 2;
+            } else if chars[i] == ':' && starts_name(i + 1) {
+                let end = (i + 1..chars.len())
+                    .find(|&k| !(chars[k].is_ascii_alphanumeric() || chars[k] == '_'))
+                    .unwrap_or(chars.len());
+                let name: String = chars[i + 1..end].iter().collect();
+                let n = match names.iter().position(|known| *known == name) {
+                    Some(n) => n + 1,
+                    None => {
+                        names.push(name);
+                        names.len()
+                    }
+                };
+                out.push_str(&format!("${n}"));
+                i = end;
+            } else {
+                out.push(chars[i]);
+                i += 1;
+            }
+        }
+        out
+    }
+
+    /// pgbench aborts on the first statement PostgreSQL refuses, at the end of a long run: every
+    /// statement of both scripts is prepared here, on the current schema, as pgbench would.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_pgbench_scripts_prepare_on_the_current_schema() -> anyhow::Result<()> {
+        if !postgres_configured() {
+            eprintln!("TEST_POSTGRES_URL is not set: not run");
+            return Ok(());
+        }
+        let (_test_db, db) = TestDb::create(Backend::Postgres).await?;
+        let home = super::HOME_SQL
+            .replace("{article_ids}", "1, 2")
+            .replace("{channel_ids}", "1, 2")
+            .replace("{source_ids}", "1, 2");
+        let article = super::ARTICLE_SQL.replace("{spread}", "9");
+        let statements: Vec<&str> = [home.as_str(), article.as_str()]
+            .into_iter()
+            .flat_map(str::lines)
+            .filter(|line| !line.starts_with("--") && !line.starts_with('\\'))
+            .filter(|line| !line.trim().is_empty())
+            .collect();
+        assert!(statements.len() >= 10, "{statements:?}");
+        for (n, statement) in statements.iter().enumerate() {
+            let sql = as_prepared(statement);
+            db.execute_unprepared(&format!("PREPARE bench_{n} AS {sql}"))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}: {sql}"))?;
+        }
+        Ok(())
     }
 }

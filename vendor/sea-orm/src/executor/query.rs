@@ -73,11 +73,13 @@ pub trait TryGetable: Sized {
         Self::try_get_by(res, index)
     }
 
-    /// Newsroom patch (not upstream): whether a NULL always fails to decode as `Self`, with
-    /// [`TryGetError::Null`], so that `Option<Self>` may answer `None` for a NULL without
-    /// decoding it. `Option<T>` itself decodes a NULL (as `None`), so `Option<Option<T>>`
-    /// still reads a NULL as `Some(None)`.
-    const NULL_FAILS: bool = true;
+    /// Newsroom patch (not upstream): whether a NULL from a sqlx row always fails to decode as
+    /// `Self` with [`TryGetError::Null`], so that `Option<Self>` may answer `None` for it
+    /// without decoding it. `false` unless an impl says so: a type may read a NULL as a value
+    /// (a `DeriveValueType` newtype of an `Option`, `Option<T>` itself), or refuse it as a
+    /// type its backend lacks (`u64` on PostgreSQL). Set for the built-in types that fail
+    /// with `Null` on every sqlx backend (`try_getable_all!` and `String`).
+    const NULL_FAILS: bool = false;
 }
 
 impl From<TryGetError> for DbErr {
@@ -324,8 +326,6 @@ impl Debug for QueryResultRow {
 // TryGetable //
 
 impl<T: TryGetable> TryGetable for Option<T> {
-    const NULL_FAILS: bool = false;
-
     fn try_get_by<I: ColIdx>(res: &QueryResult, index: I) -> Result<Self, TryGetError> {
         // Newsroom patch (not upstream): answer a NULL before decoding it. `T::try_get_by`
         // reports a NULL as `TryGetError::Null(format!("{index:?}"))`, which this impl then
@@ -460,6 +460,9 @@ impl ColIdx for usize {
 macro_rules! try_getable_all {
     ( $type: ty ) => {
         impl TryGetable for $type {
+            // Newsroom patch (not upstream): see `TryGetable::NULL_FAILS`.
+            const NULL_FAILS: bool = true;
+
             #[allow(unused_variables)]
             fn try_get_by<I: ColIdx>(res: &QueryResult, idx: I) -> Result<Self, TryGetError> {
                 match &res.row {
@@ -1024,6 +1027,9 @@ impl TryGetable for u32 {
 }
 
 impl TryGetable for String {
+    // Newsroom patch (not upstream): see `TryGetable::NULL_FAILS`.
+    const NULL_FAILS: bool = true;
+
     #[allow(unused_variables)]
     fn try_get_by<I: ColIdx>(res: &QueryResult, idx: I) -> Result<Self, TryGetError> {
         match &res.row {

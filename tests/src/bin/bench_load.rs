@@ -349,6 +349,19 @@ async fn seed(s: &Settings, db: &DatabaseConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// pgbench's script for the home page, with the page's ids (`1, 2, 3`) filled in.
+fn home_sql(article_ids: &str, channel_ids: &str, source_ids: &str) -> String {
+    HOME_SQL
+        .replace("{article_ids}", article_ids)
+        .replace("{channel_ids}", channel_ids)
+        .replace("{source_ids}", source_ids)
+}
+
+/// pgbench's script for the article page, drawing from the first `last + 1` slugs of the spread.
+fn article_sql(last: usize) -> String {
+    ARTICLE_SQL.replace("{spread}", &last.to_string())
+}
+
 /// Inputs of the workloads that spread over many articles.
 struct Fixtures {
     bodies: PathBuf,
@@ -413,15 +426,15 @@ impl Fixtures {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let home_sql = HOME_SQL
-            .replace("{article_ids}", &list(&mut articles))
-            .replace("{channel_ids}", &list(&mut channels))
-            .replace("{source_ids}", &list(&mut sources));
         Ok(Fixtures {
             bodies: bodies_path,
             beacons,
-            home_sql,
-            article_sql: ARTICLE_SQL.replace("{spread}", &(spread - 1).to_string()),
+            home_sql: home_sql(
+                &list(&mut articles),
+                &list(&mut channels),
+                &list(&mut sources),
+            ),
+            article_sql: article_sql(spread - 1),
         })
     }
 
@@ -859,11 +872,8 @@ mod tests {
             return Ok(());
         }
         let (_test_db, db) = TestDb::create(Backend::Postgres).await?;
-        let home = super::HOME_SQL
-            .replace("{article_ids}", "1, 2")
-            .replace("{channel_ids}", "1, 2")
-            .replace("{source_ids}", "1, 2");
-        let article = super::ARTICLE_SQL.replace("{spread}", "9");
+        let home = super::home_sql("1, 2", "1, 2", "1, 2");
+        let article = super::article_sql(9);
         let statements: Vec<&str> = [home.as_str(), article.as_str()]
             .into_iter()
             .flat_map(str::lines)

@@ -28,6 +28,7 @@ on_both_backends!(
     bad_arguments_are_named_and_change_nothing,
     a_page_costs_the_same_statements_whatever_its_size,
     nodes_resolve_by_global_id,
+    fields_come_back_in_the_order_the_query_asked,
 );
 
 const ARTICLE_FIELDS: &str =
@@ -1005,5 +1006,62 @@ async fn nodes_resolve_by_global_id(backend: Backend) -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(body, json!({ "data": { "node": null } }));
+    Ok(())
+}
+
+/// Every object's fields come back in the order the selection asked for them, as the GraphQL
+/// specification's ordered maps require, not in the order they finished: a field that waits
+/// for the database (`related`, `tags`) before fields that are ready at once (`title`, `id`).
+/// serde_json's maps do not keep order, so the keys are found in the body's text.
+async fn fields_come_back_in_the_order_the_query_asked(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let query = "query($slug: String!) {
+        page: articles(first: 2) { nodes { related(first: 2) { slug } tags { slug } title } }
+        article(slug: $slug) {
+            related(first: 3) { publishedAt slug }
+            tags { name slug }
+            channel { name slug }
+            title
+            id
+        }
+    }";
+    for _ in 0..3 {
+        let body = app
+            .client
+            .post(format!("{}/graphql", app.address))
+            .json(&json!({ "query": query, "variables": { "slug": SEED_ARTICLE_SLUG } }))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let at = |key: &str, from: usize| {
+            body[from..]
+                .find(&format!("\"{key}\":"))
+                .map(|i| i + from)
+                .with_context(|| format!("no {key:?} after byte {from} in {body}"))
+        };
+        let page = at("page", 0)?;
+        let article = at("article", page)?;
+        let mut last = article;
+        for key in [
+            "related",
+            "publishedAt",
+            "slug",
+            "tags",
+            "name",
+            "slug",
+            "channel",
+        ] {
+            last = at(key, last)?;
+        }
+        let (title, id) = (at("title", last)?, at("id", last)?);
+        ensure!(title < id, "title after id in {body}");
+        // The list's first node, before the single article: `related`, `tags`, then `title`.
+        let first = at("related", page)?;
+        ensure!(
+            first < at("tags", first)? && at("tags", first)? < at("title", first)?,
+            "the page's node out of order in {body}"
+        );
+    }
     Ok(())
 }

@@ -189,7 +189,7 @@ pub async fn tags_of_articles<C: ConnectionTrait>(
         select = select.columns(TAG).inner_join(tag::Entity);
     }
     let rows = select.into_model::<Row>().all(db).await?;
-    let mut tags: HashMap<i64, Vec<tag::Model>> = HashMap::new();
+    let mut tags: HashMap<i64, Vec<tag::Model>> = HashMap::with_capacity(article_ids.len());
     for row in rows {
         tags.entry(row.article_id).or_default().push(tag::Model {
             id: row.id,

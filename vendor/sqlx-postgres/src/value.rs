@@ -69,7 +69,14 @@ impl<'r> PgValueRef<'r> {
     }
 
     pub fn as_str(&self) -> Result<&'r str, BoxDynError> {
-        Ok(from_utf8(self.as_bytes()?)?)
+        // Newsroom patch: checked by simdutf8, a block of bytes at a time; std's check goes a
+        // byte at a time through anything but ASCII, such as Chinese text. On an error std's
+        // check runs again for its position in the message.
+        let bytes = self.as_bytes()?;
+        match simdutf8::basic::from_utf8(bytes) {
+            Ok(text) => Ok(text),
+            Err(_) => Ok(from_utf8(bytes)?),
+        }
     }
 }
 

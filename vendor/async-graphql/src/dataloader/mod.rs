@@ -295,9 +295,9 @@ impl<T, C: CacheFactory> DataLoader<T, C> {
         K: Send + Sync + Hash + Eq + Clone + 'static,
         T: Loader<K>,
     {
-        // Newsroom patch: a key already in the cache is answered from it, without the set and
-        // the two maps (each allocated, each hashing the key with SipHash) that `load_many`
-        // builds for it. `load_many` answers such a key with the same clone of the same value.
+        // Newsroom patch: a key already in the cache is answered from it, without the map that
+        // `load_many` allocates for it and the two SipHash hashes of the key (insert, remove).
+        // `load_many` answers such a key with the same clone of the same value.
         if let Some(value) = self.cached(&key) {
             return Ok(Some(value));
         }

@@ -189,9 +189,11 @@ pub(crate) async fn do_resolve_container<'a>(
 ) -> Value {
     // Newsroom patch: the fields go into the object in the order the query selected them, as
     // the GraphQL specification's ordered maps require, whatever order they finished in
-    // (async-graphql/async-graphql#612). `join_all` keeps that order and, for the small sets an
-    // object's fields are, holds them all in one allocation, where `FuturesUnordered` allocated
-    // a task for each; the map is sized once instead of growing field by field.
+    // (async-graphql/async-graphql#612). `join_all` keeps that order and, up to 30 fields, holds
+    // them all in one array, where `FuturesUnordered` allocated a task for each (above 30 it
+    // uses `FuturesOrdered`, a task each as before); the map is sized once instead of growing
+    // field by field. An object's field errors are added once all its fields are done, in the
+    // selection's order, rather than as each field finished.
     let mut results = IndexMap::with_capacity(futures.len());
     let mut handle = |res| match res {
         Ok((name, value)) => insert_value(&mut results, name, value),

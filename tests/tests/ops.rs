@@ -737,6 +737,57 @@ async fn a_dropped_transaction_is_rolled_back_as_its_connection_returns(
     Ok(())
 }
 
+/// A PostgreSQL connection whose statement ran to completion is back in the pool by the time the
+/// statement's future returns (the patched sqlx, vendor/README.md): the pool releases it as it
+/// drops, where sqlx spawned a task to do so. On this test's runtime of one thread such a task
+/// could not have run yet, so the check fails without the patch. A connection cancelled
+/// mid-statement still goes back through that task, which drains it (the ping) first.
+#[tokio::test]
+async fn a_finished_statement_frees_its_connection_at_once() -> anyhow::Result<()> {
+    use newsroom_domain::db::{PoolOptions, connect_with};
+    use std::time::Duration;
+    if !newsroom_tests::postgres_configured() {
+        eprintln!("TEST_POSTGRES_URL is not set: the PostgreSQL pool test is not run");
+        return Ok(());
+    }
+    let (test_db, _) = TestDb::create(Backend::Postgres).await?;
+    let db = connect_with(&test_db.url, PoolOptions::with_max(1)).await?;
+    let pool = db.get_postgres_connection_pool();
+
+    for statement in ["SELECT 1", "SELECT pg_sleep(0.01)"] {
+        db.execute_unprepared(statement).await?;
+        assert_eq!(
+            (pool.size(), pool.num_idle()),
+            (1, 1),
+            "after {statement}: one connection, idle"
+        );
+    }
+
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(50),
+        db.execute_unprepared("SELECT pg_sleep(0.5)"),
+    )
+    .await;
+    assert!(cancelled.is_err(), "the sleep was cancelled: {cancelled:?}");
+    assert_eq!(
+        pool.num_idle(),
+        0,
+        "a connection cancelled mid-statement is drained before it goes back"
+    );
+    // It does go back, its sleep's answer drained: the next statement gets its own answer.
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT CAST(2 AS BIGINT) AS n",
+        ))
+        .await?
+        .context("one row")?;
+    assert_eq!(row.try_get::<i64>("", "n")?, 2);
+    assert_eq!((pool.size(), pool.num_idle()), (1, 1));
+    db.close().await?;
+    Ok(())
+}
+
 /// Values as the patched sea-orm decodes them (`vendor/README.md`): an `Option` reads a NULL as
 /// `None` without decoding it, and a value by the position its name was found at. Nothing a
 /// caller sees changes: `Option<Option<_>>` reads a NULL as `Some(None)`, a missing column is

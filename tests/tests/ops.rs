@@ -29,6 +29,16 @@ on_both_backends!(
     lists_of_ids_find_each_row_once,
 );
 
+/// The one row `sql` answers; none is an error naming the statement.
+async fn one_row(
+    db: &sea_orm::DatabaseConnection,
+    sql: &str,
+) -> anyhow::Result<sea_orm::QueryResult> {
+    db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await?
+        .with_context(|| format!("no row from {sql}"))
+}
+
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -658,9 +668,8 @@ async fn readyz_is_false_while_a_migration_is_pending(backend: Backend) -> anyho
 async fn the_pool_plans_statements_once_unless_told_otherwise(
     backend: Backend,
 ) -> anyhow::Result<()> {
-    use anyhow::Context;
     use newsroom_domain::db::{PoolOptions, connect_with};
-    use sea_orm::{ConnectionTrait, Statement};
+    use sea_orm::ConnectionTrait;
     let app = TestApp::spawn(backend, false).await?;
     for generic_plans in [true, false] {
         let options = PoolOptions {
@@ -670,13 +679,7 @@ async fn the_pool_plans_statements_once_unless_told_otherwise(
         };
         let db = connect_with(app.database_url(), options).await?;
         if backend == Backend::Postgres {
-            let row = db
-                .query_one_raw(Statement::from_string(
-                    db.get_database_backend(),
-                    "SHOW plan_cache_mode",
-                ))
-                .await?
-                .context("SHOW answers one row")?;
+            let row = one_row(&db, "SHOW plan_cache_mode").await?;
             let mode: String = row.try_get("", "plan_cache_mode")?;
             assert_eq!(mode == "force_generic_plan", generic_plans, "{mode}");
         } else {
@@ -697,7 +700,7 @@ async fn a_dropped_transaction_is_rolled_back_as_its_connection_returns(
     backend: Backend,
 ) -> anyhow::Result<()> {
     use newsroom_domain::db::{PoolOptions, connect_with};
-    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+    use sea_orm::{ConnectionTrait, TransactionTrait};
     let app = TestApp::spawn(backend, false).await?;
     let pool = connect_with(app.database_url(), PoolOptions::with_max(2)).await?;
     pool.execute_unprepared("CREATE TABLE pool_probe (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
@@ -723,14 +726,7 @@ async fn a_dropped_transaction_is_rolled_back_as_its_connection_returns(
         .execute_unprepared("UPDATE pool_probe SET n = n + 2 WHERE id = 1")
         .await?;
     other.commit().await?;
-    let row = app
-        .db
-        .query_one_raw(Statement::from_string(
-            app.db.get_database_backend(),
-            "SELECT n FROM pool_probe WHERE id = 1",
-        ))
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the probe row is gone"))?;
+    let row = one_row(&app.db, "SELECT n FROM pool_probe WHERE id = 1").await?;
     let n: i32 = row.try_get("", "n")?;
     assert_eq!(n, 2, "the dropped transaction's update was rolled back");
     pool.close().await?;
@@ -775,13 +771,7 @@ async fn a_finished_statement_frees_its_connection_at_once() -> anyhow::Result<(
         "a connection cancelled mid-statement is drained before it goes back"
     );
     // It does go back, its sleep's answer drained: the next statement gets its own answer.
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT CAST(2 AS BIGINT) AS n",
-        ))
-        .await?
-        .context("one row")?;
+    let row = one_row(&db, "SELECT CAST(2 AS BIGINT) AS n").await?;
     assert_eq!(row.try_get::<i64>("", "n")?, 2);
     assert_eq!((pool.size(), pool.num_idle()), (1, 1));
     db.close().await?;
@@ -796,14 +786,12 @@ async fn rows_decode_nulls_and_name_the_column_of_a_bad_value(
     backend: Backend,
 ) -> anyhow::Result<()> {
     let (_test_db, db) = TestDb::create(backend).await?;
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT CAST(7 AS BIGINT) AS id, '南昌' AS slug, CAST(NULL AS BIGINT) AS parent_id, \
-             CAST(NULL AS TEXT) AS note, 'seven' AS view_total",
-        ))
-        .await?
-        .context("one row")?;
+    let row = one_row(
+        &db,
+        "SELECT CAST(7 AS BIGINT) AS id, '南昌' AS slug, CAST(NULL AS BIGINT) AS parent_id, \
+         CAST(NULL AS TEXT) AS note, 'seven' AS view_total",
+    )
+    .await?;
     assert_eq!(row.try_get::<Option<i64>>("", "id")?, Some(7));
     assert_eq!(row.try_get::<i64>("", "id")?, 7);
     assert_eq!(

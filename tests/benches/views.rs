@@ -218,6 +218,7 @@ async fn ranking(backend: Backend) -> anyhow::Result<()> {
         ViewSettings {
             window: TimeDelta::minutes(30),
             flush_every: Duration::from_secs(3600),
+            totals_every: Duration::from_secs(3600),
             ranking_refresh: Duration::from_secs(3600),
             redis_url: None,
             redis_prefix: "bench".into(),

@@ -22,6 +22,7 @@ on_both_backends!(
     window_totals_match_the_buckets_as_time_moves,
     a_small_channel_and_ties_are_ranked_beyond_the_first_candidates,
     views_looked_up_together_get_each_their_own_answer,
+    the_totals_take_up_views_at_their_own_pace,
 );
 
 /// A channel of its own with articles published at the given times; returns their ids.
@@ -452,6 +453,88 @@ async fn a_graceful_stop_loses_no_views(backend: Backend) -> anyhow::Result<()> 
         .context("row")?
         .try_get("", "n")?;
     assert_eq!(buckets, n, "the hourly buckets hold the same views");
+    Ok(())
+}
+
+/// The views of `id` in its hourly buckets.
+async fn bucket_views(app: &TestApp, id: i64) -> anyhow::Result<i64> {
+    Ok(app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            format!(
+                "SELECT CAST(COALESCE(SUM(views), 0) AS BIGINT) AS n FROM article_view_buckets \
+                 WHERE article_id = {id}"
+            ),
+        ))
+        .await?
+        .context("row")?
+        .try_get("", "n")?)
+}
+
+/// Waits up to ten seconds for `done`.
+async fn eventually<F: std::future::Future<Output = anyhow::Result<bool>>>(
+    what: &str,
+    mut done: impl FnMut() -> F,
+) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done().await? {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "not within ten seconds: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// The background write moves the buckets (and so the windowed rankings) at every tick, and the
+/// articles' totals only every `view_totals_ms`; a flush takes both, and no view is written
+/// twice.
+async fn the_totals_take_up_views_at_their_own_pace(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::spawn_with(backend, false, |c| {
+        c.view_flush_ms = 20;
+        c.view_totals_ms = 3_600_000;
+    })
+    .await?;
+    let ids = articles_in_own_channel(&app, &[test_now() - TimeDelta::days(1)]).await?;
+    views_of(&app, ids[0], 3, "paced").await?;
+    eventually("three views in the buckets", || async {
+        Ok(bucket_views(&app, ids[0]).await? == 3)
+    })
+    .await?;
+    assert_eq!(app.views.buffered(), 0, "nothing waits for the buckets");
+    assert_eq!(
+        view_count(&app, ids[0]).await?,
+        0,
+        "the total waits for its own write"
+    );
+    assert_eq!(ranking(&app, "DAY").await?, [("ranked-0".to_owned(), 3)]);
+    views_of(&app, ids[0], 2, "more").await?;
+    app.views.flush().await?;
+    assert_eq!(view_count(&app, ids[0]).await?, 5);
+    assert_eq!(
+        bucket_views(&app, ids[0]).await?,
+        5,
+        "no view written twice"
+    );
+    app.views.flush().await?;
+    assert_eq!(view_count(&app, ids[0]).await?, 5, "nothing left to add");
+    drop(app);
+
+    // Totals due at every tick: the background write alone brings the total up.
+    let app = TestApp::spawn_with(backend, false, |c| {
+        c.view_flush_ms = 20;
+        c.view_totals_ms = 20;
+    })
+    .await?;
+    let ids = articles_in_own_channel(&app, &[test_now() - TimeDelta::days(1)]).await?;
+    views_of(&app, ids[0], 2, "prompt").await?;
+    eventually("the total at two", || async {
+        Ok(view_count(&app, ids[0]).await? == 2)
+    })
+    .await?;
+    assert_eq!(bucket_views(&app, ids[0]).await?, 2);
     Ok(())
 }
 

@@ -114,27 +114,70 @@ impl Pending {
     pub fn views(&self) -> i64 {
         self.0.values().sum()
     }
+
+    /// The views per article, all hours together: what the articles' totals grow by.
+    pub fn totals(&self) -> Totals {
+        let mut totals = Totals::default();
+        for ((article, _), n) in &self.0 {
+            totals.add(*article, *n);
+        }
+        totals
+    }
+}
+
+/// Views per article to be added to `articles.view_count`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals(HashMap<i64, i64>);
+
+impl Totals {
+    /// Adds `n` views of `article_id`.
+    pub fn add(&mut self, article_id: i64, n: i64) {
+        *self.0.entry(article_id).or_insert(0) += n;
+    }
+
+    /// Adds everything in `other`.
+    pub fn merge(&mut self, other: Totals) {
+        for (article, n) in other.0 {
+            self.add(article, n);
+        }
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
     Statement::from_sql_and_values(backend, placeholders(backend, sql), values)
 }
 
-/// Writes `pending` in one transaction: the hourly buckets and the articles' totals, one
-/// statement each per chunk of 500 (article, hour) pairs. Views of an article deleted meanwhile
-/// are dropped, not allowed to fail the batch.
+/// Writes `pending` in one transaction: the hourly buckets, the ranking windows and the
+/// articles' totals. See [`write`].
 pub async fn flush<C: ConnectionTrait + TransactionTrait>(db: &C, pending: &Pending) -> Result<()> {
-    if pending.is_empty() {
+    write(db, pending, &pending.totals()).await
+}
+
+/// Writes `pending` to the hourly buckets and the ranking windows, and `totals` to
+/// `articles.view_count`, in one transaction, one statement per chunk of 500 rows. Views of an
+/// article deleted meanwhile are dropped, not allowed to fail the batch.
+///
+/// The totals are apart because they cost the most: an article's row is wide and carries a dozen
+/// indexes, its total among them (the all-time ranking), so each update writes a new row version
+/// and an entry in every index. A caller may keep them back and write many flushes' totals at
+/// once, each article's row once.
+pub async fn write<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    pending: &Pending,
+    totals: &Totals,
+) -> Result<()> {
+    if pending.is_empty() && totals.is_empty() {
         return Ok(());
     }
     let backend = db.get_database_backend();
     // Sorted, so that two processes flushing the same articles lock their rows in one order.
     let mut rows: Vec<(&(i64, i64), &i64)> = pending.0.iter().collect();
     rows.sort_unstable();
-    let mut totals: HashMap<i64, i64> = HashMap::new();
-    for ((article, _), n) in &rows {
-        *totals.entry(*article).or_insert(0) += **n;
-    }
     let txn = begin_write(db).await?;
     let windows = window_marks(&txn, Lock::Share).await?;
     for chunk in rows.chunks(CHUNK) {
@@ -184,7 +227,7 @@ pub async fn flush<C: ConnectionTrait + TransactionTrait>(db: &C, pending: &Pend
             txn.execute_raw(stmt(backend, &sql, values)).await?;
         }
     }
-    let mut totals: Vec<(i64, i64)> = totals.into_iter().collect();
+    let mut totals: Vec<(i64, i64)> = totals.0.iter().map(|(a, n)| (*a, *n)).collect();
     totals.sort_unstable();
     for chunk in totals.chunks(CHUNK) {
         let tuples = vec!["(?, ?)"; chunk.len()].join(", ");

@@ -100,6 +100,7 @@ impl Application {
                     i64::try_from(config.view_window_secs).unwrap_or(1800),
                 ),
                 flush_every: std::time::Duration::from_millis(config.view_flush_ms),
+                totals_every: std::time::Duration::from_millis(config.view_totals_ms),
                 ranking_refresh: std::time::Duration::from_secs(config.ranking_refresh_secs),
                 redis_url: config.redis_url.clone(),
                 redis_prefix: config.redis_prefix.clone(),

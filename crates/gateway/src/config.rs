@@ -93,6 +93,9 @@ pub struct Config {
     pub view_window_secs: u64,
     /// `NEWSROOM_VIEW_FLUSH_MS`: how often buffered views are written.
     pub view_flush_ms: u64,
+    /// `NEWSROOM_VIEW_TOTALS_MS`: how often the articles' view counts take up the views written
+    /// since; the buckets and the windowed rankings take them at every write.
+    pub view_totals_ms: u64,
     /// `NEWSROOM_VIEW_RECHECK_MS`: how long an article found visible is counted without
     /// checking again (how long views of an article just taken down may still count).
     pub view_recheck_ms: u64,
@@ -251,6 +254,7 @@ impl Default for Config {
             login_failure_delay_ms: 300,
             view_window_secs: 1800,
             view_flush_ms: 2000,
+            view_totals_ms: 30_000,
             view_recheck_ms: 5000,
             view_buffer_max: 100_000,
             shutdown_timeout_secs: 30,

@@ -5,8 +5,10 @@
 //! must not be a bot's, and the visitor must not have been counted for this article within the
 //! window. The window is kept in Redis when `REDIS_URL` is set, so several processes share it,
 //! else in this process. Counted views wait in a buffer that a background task writes every few
-//! seconds ([`newsroom_domain::views::flush`]) and once more when the server stops; a failed
-//! write puts its views back, so nothing is lost short of the process being killed.
+//! seconds to the buckets and the windowed rankings, and every half minute or so to the articles'
+//! totals as well ([`newsroom_domain::views::write`]), and once more, all of it, when the server
+//! stops; a failed write puts its views back, so nothing is lost short of the process being
+//! killed.
 //!
 //! While the database is unreachable, views keep being counted: an article found visible within
 //! the last hour is taken to be visible still (the lookup that would say otherwise cannot be
@@ -29,7 +31,7 @@ use newsroom_domain::{
     articles::{self, Audience},
     catalog,
     clock::Clock,
-    views::{self, Pending, Ranked, RankingWindow},
+    views::{self, Pending, Ranked, RankingWindow, Totals},
 };
 use sea_orm::DatabaseConnection;
 use tokio::{sync::Notify, task::JoinHandle};
@@ -88,6 +90,9 @@ pub struct ViewSettings {
     pub window: TimeDelta,
     /// How often the buffer is written.
     pub flush_every: Duration,
+    /// How often the articles' totals take up the views written since (rounded to a multiple
+    /// of `flush_every`); every write of the buffer moves the buckets and the windows.
+    pub totals_every: Duration,
     /// How long a computed ranking is served before it is computed again.
     pub ranking_refresh: Duration,
     /// `REDIS_URL`, to share de-duplication across processes.
@@ -183,6 +188,9 @@ struct Buffer {
     pending: Pending,
     flushing_entries: usize,
     flushing_views: i64,
+    /// Views counted (in `pending` or already in the buckets) that the articles' totals have
+    /// not taken up yet: a write of the totals takes `pending` too, so they never run ahead.
+    totals: Totals,
 }
 
 impl Buffer {
@@ -305,6 +313,7 @@ impl ViewService {
             return Err(self.full());
         }
         buffer.pending.add(article_id, hour, 1);
+        buffer.totals.add(article_id, 1);
         Ok(ViewOutcome::Counted)
     }
 
@@ -386,26 +395,40 @@ impl ViewService {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Writes the buffer. On failure the views go back into the buffer for the next flush.
+    /// Writes the buffer, the articles' totals included. On failure the views go back into the
+    /// buffer for the next flush.
     pub async fn flush(&self) -> Result<(), newsroom_domain::Error> {
-        let (batch, entries, views) = {
+        self.write(true).await
+    }
+
+    /// Writes the buffer to the buckets and the windows and, when `with_totals`, every view not
+    /// yet in the articles' totals to them, in one transaction.
+    async fn write(&self, with_totals: bool) -> Result<(), newsroom_domain::Error> {
+        let (batch, totals, entries, views) = {
             let mut buffer = self.buffer();
             let batch = std::mem::take(&mut buffer.pending);
+            let totals = if with_totals {
+                std::mem::take(&mut buffer.totals)
+            } else {
+                Totals::default()
+            };
             let (entries, views) = (batch.entries(), batch.views());
             buffer.flushing_entries += entries;
             buffer.flushing_views += views;
-            (batch, entries, views)
+            (batch, totals, entries, views)
         };
-        if batch.is_empty() {
+        if batch.is_empty() && totals.is_empty() {
             return Ok(());
         }
-        let written = views::flush(&self.db, &batch).await;
+        let written = views::write(&self.db, &batch, &totals).await;
         let mut buffer = self.buffer();
         buffer.flushing_entries -= entries;
         buffer.flushing_views -= views;
         if written.is_err() {
             buffer.pending.merge(batch);
+            buffer.totals.merge(totals);
         }
+        drop(buffer);
         if written.is_ok()
             && let Some(cache) = self.cache.get()
         {
@@ -420,17 +443,21 @@ impl ViewService {
         let service = self.clone();
         let task = tokio::spawn(async move {
             let mut ticks: u64 = 0;
-            let compact_every =
-                (600_000 / service.settings.flush_every.as_millis().max(1)).max(1) as u64;
+            let every = |period: Duration| {
+                let flush = service.settings.flush_every.as_millis().max(1);
+                u64::try_from(period.as_millis().div_ceil(flush).max(1)).unwrap_or(u64::MAX)
+            };
+            let compact_every = every(Duration::from_secs(600));
+            let totals_every = every(service.settings.totals_every);
             loop {
                 tokio::select! {
                     () = tokio::time::sleep(service.settings.flush_every) => {}
                     () = service.stop.notified() => break,
                 }
-                if let Err(e) = service.flush().await {
+                ticks += 1;
+                if let Err(e) = service.write(ticks.is_multiple_of(totals_every)).await {
                     tracing::warn!(error = %e, buffered = service.buffered(), "writing views failed; will retry");
                 }
-                ticks += 1;
                 if ticks.is_multiple_of(compact_every) {
                     let now = service.clock.now();
                     // Moving the windows here spares the first ranking of each hour that work.

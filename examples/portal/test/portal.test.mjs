@@ -381,7 +381,7 @@ async function newPage(context) {
   return page;
 }
 
-/** Polls the API until `check` holds (views are written every NEWSROOM_VIEW_FLUSH_MS). */
+/** Polls the API until `check` holds (views are written every NEWSROOM_VIEW_FLUSH_MS and NEWSROOM_VIEW_TOTALS_MS). */
 async function eventually(what, fn, check) {
   let last;
   for (let i = 0; i < 300; i++) {
@@ -410,9 +410,11 @@ describe('the portal on the real API', { timeout: 30 * 60 * 1000 }, () => {
       NEWSROOM_BIND: `127.0.0.1:${apiPort}`,
       NEWSROOM_CORS_ORIGINS: run.portal,
       NEWSROOM_JWT_SECRET: randomBytes(32).toString('hex'),
-      // Views reach the totals within a tenth of a second; a ranking, once computed, stays, so the
-      // page and the test read the same one (a takedown still leaves it at once).
+      // Views reach the rankings and the articles' totals within a tenth of a second; a ranking,
+      // once computed, stays, so the page and the test read the same one (a takedown still leaves
+      // it at once).
       NEWSROOM_VIEW_FLUSH_MS: '100',
+      NEWSROOM_VIEW_TOTALS_MS: '100',
       NEWSROOM_RANKING_REFRESH_SECS: '3600',
       RUST_LOG: 'warn',
     });

@@ -490,6 +490,7 @@ async fn metrics_count_requests_by_route_pattern_and_status(
     assert_eq!(gauge(&after, "newsroom_db_pool_connections_max"), Some(8.0));
     assert_eq!(gauge(&after, "newsroom_views_dropped_total"), Some(0.0));
     assert_eq!(gauge(&after, "newsroom_views_buffered"), Some(0.0));
+    assert_eq!(gauge(&after, "newsroom_views_untotalled"), Some(0.0));
 
     let published = article::Entity::find()
         .filter(article::Column::Status.eq(ArticleStatus::Published))
@@ -508,6 +509,7 @@ async fn metrics_count_requests_by_route_pattern_and_status(
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let last = scrape(&app).await?;
     assert_eq!(gauge(&last, "newsroom_views_buffered"), Some(1.0));
+    assert_eq!(gauge(&last, "newsroom_views_untotalled"), Some(1.0));
     assert_eq!(
         requests(&last, "POST", "/api/v1/articles/{id}/views", "204"),
         1.0

@@ -2,9 +2,10 @@
 //!
 //! A view is counted once per visitor and article within a window (the gateway decides that, in
 //! Redis or in process), never for a bot, and only for a visible article. Counted views are
-//! buffered and written here in batches: one upsert into the hourly buckets and one update of the
-//! articles' totals per flush, in one transaction, whatever the number of views. Both are
-//! additive, so any number of processes can flush into one database and the totals stay exact.
+//! buffered and written here in batches: upserts into the hourly buckets and the ranking windows,
+//! and updates of the articles' totals, in one transaction, whatever the number of views (the
+//! gateway writes the totals less often than the buckets; see [`write`]). All are additive, so any
+//! number of processes can flush into one database and the totals stay exact.
 //!
 //! Buckets are keyed by the hour number since the epoch (`span` 1); a periodic compaction folds
 //! hours older than two days into days (`span` 24) so the table stays bounded.
@@ -145,6 +146,11 @@ impl Totals {
     /// Whether nothing waits.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// How many views wait.
+    pub fn views(&self) -> i64 {
+        self.0.values().sum()
     }
 }
 

@@ -289,6 +289,7 @@ impl Application {
         }
         tracing::info!(
             buffered_views = self.views.buffered(),
+            untotalled_views = self.views.untotalled(),
             "requests drained: writing buffered views and webhook state"
         );
         let ingest = async {

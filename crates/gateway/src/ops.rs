@@ -204,6 +204,7 @@ pub struct Metrics {
     /// The operation names reported so far, at most [`MAX_OPERATION_NAMES`].
     operation_names: Mutex<HashSet<String>>,
     views_buffered: IntGauge,
+    views_untotalled: IntGauge,
     views_dropped: IntCounter,
     db_connections: IntGauge,
     db_connections_idle: IntGauge,
@@ -247,7 +248,11 @@ impl Metrics {
         )?;
         let views_buffered = IntGauge::new(
             "views_buffered",
-            "Views counted in memory and not yet written to the database",
+            "Views counted in memory and not yet written to the hourly buckets",
+        )?;
+        let views_untotalled = IntGauge::new(
+            "views_untotalled",
+            "Views counted that the articles' view counts have not taken up yet (written every NEWSROOM_VIEW_TOTALS_MS)",
         )?;
         let views_dropped = IntCounter::new(
             "views_dropped_total",
@@ -275,6 +280,7 @@ impl Metrics {
             Box::new(operations.clone()),
             Box::new(operation_latency.clone()),
             Box::new(views_buffered.clone()),
+            Box::new(views_untotalled.clone()),
             Box::new(views_dropped.clone()),
             Box::new(db_connections.clone()),
             Box::new(db_connections_idle.clone()),
@@ -291,6 +297,7 @@ impl Metrics {
             operation_latency,
             operation_names: Mutex::new(HashSet::new()),
             views_buffered,
+            views_untotalled,
             views_dropped,
             db_connections,
             db_connections_idle,
@@ -330,6 +337,7 @@ impl Metrics {
     /// The registry in the Prometheus text format, after reading the gauges.
     fn render(&self, state: &AppState) -> Result<String, prometheus::Error> {
         self.views_buffered.set(state.views.buffered());
+        self.views_untotalled.set(state.views.untotalled());
         let dropped = state.views.dropped();
         self.views_dropped
             .inc_by(dropped.saturating_sub(self.views_dropped.get()));

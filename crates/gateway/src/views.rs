@@ -189,7 +189,8 @@ struct Buffer {
     flushing_entries: usize,
     flushing_views: i64,
     /// Views counted (in `pending` or already in the buckets) that the articles' totals have
-    /// not taken up yet: a write of the totals takes `pending` too, so they never run ahead.
+    /// not taken up yet. A write of the totals takes `pending` too, and writes take turns, so the
+    /// totals never take up a view before its bucket.
     totals: Totals,
 }
 
@@ -207,6 +208,9 @@ pub struct ViewService {
     settings: ViewSettings,
     dedupe: Dedupe,
     buffer: Mutex<Buffer>,
+    /// One write of the buffer at a time: a flush waits for the background write under way, so
+    /// that what it returns has been written whole.
+    writing: tokio::sync::Mutex<()>,
     /// Views refused because the buffer was full.
     dropped: AtomicU64,
     /// When each article was last found visible (milliseconds since `started`): within
@@ -274,6 +278,7 @@ impl ViewService {
             settings,
             dedupe,
             buffer: Mutex::new(Buffer::default()),
+            writing: tokio::sync::Mutex::new(()),
             dropped: AtomicU64::new(0),
             stop: Notify::new(),
             flusher: Mutex::new(None),
@@ -384,10 +389,16 @@ impl ViewService {
         let _ = self.cache.set(cache);
     }
 
-    /// Views counted but not yet written, those being written included.
+    /// Views counted but not yet written to the buckets, those being written included.
     pub fn buffered(&self) -> i64 {
         let buffer = self.buffer();
         buffer.pending.views() + buffer.flushing_views
+    }
+
+    /// Views counted that the articles' totals have not taken up yet: those [`Self::buffered`]
+    /// counts, and those in the buckets since the last write of the totals.
+    pub fn untotalled(&self) -> i64 {
+        self.buffer().totals.views()
     }
 
     /// Views refused since the start because the buffer was full.
@@ -404,6 +415,7 @@ impl ViewService {
     /// Writes the buffer to the buckets and the windows and, when `with_totals`, every view not
     /// yet in the articles' totals to them, in one transaction.
     async fn write(&self, with_totals: bool) -> Result<(), newsroom_domain::Error> {
+        let _turn = self.writing.lock().await;
         let (batch, totals, entries, views) = {
             let mut buffer = self.buffer();
             let batch = std::mem::take(&mut buffer.pending);

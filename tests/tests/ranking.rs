@@ -488,16 +488,23 @@ async fn eventually<F: std::future::Future<Output = anyhow::Result<bool>>>(
     Ok(())
 }
 
+/// A server whose background task writes views every 20 ms and the articles' totals every
+/// `totals_ms`, with an article of its own.
+async fn paced(backend: Backend, totals_ms: u64) -> anyhow::Result<(TestApp, Vec<i64>)> {
+    let app = TestApp::spawn_with(backend, false, |c| {
+        c.view_flush_ms = 20;
+        c.view_totals_ms = totals_ms;
+    })
+    .await?;
+    let ids = articles_in_own_channel(&app, &[test_now() - TimeDelta::days(1)]).await?;
+    Ok((app, ids))
+}
+
 /// The background write moves the buckets (and so the windowed rankings) at every tick, and the
 /// articles' totals only every `view_totals_ms`; a flush takes both, and no view is written
 /// twice or left out.
 async fn the_totals_take_up_views_at_their_own_pace(backend: Backend) -> anyhow::Result<()> {
-    let app = TestApp::spawn_with(backend, false, |c| {
-        c.view_flush_ms = 20;
-        c.view_totals_ms = 3_600_000;
-    })
-    .await?;
-    let ids = articles_in_own_channel(&app, &[test_now() - TimeDelta::days(1)]).await?;
+    let (app, ids) = paced(backend, 3_600_000).await?;
     views_of(&app, ids[0], 3, "paced").await?;
     eventually("three views in the buckets", || async {
         Ok(bucket_views(&app, ids[0]).await? == 3 && app.views.buffered() == 0)
@@ -525,12 +532,7 @@ async fn the_totals_take_up_views_at_their_own_pace(backend: Backend) -> anyhow:
     drop(app);
 
     // Totals due at every tick: the background write alone brings the total up.
-    let app = TestApp::spawn_with(backend, false, |c| {
-        c.view_flush_ms = 20;
-        c.view_totals_ms = 20;
-    })
-    .await?;
-    let ids = articles_in_own_channel(&app, &[test_now() - TimeDelta::days(1)]).await?;
+    let (app, ids) = paced(backend, 20).await?;
     views_of(&app, ids[0], 2, "prompt").await?;
     eventually("the total at two", || async {
         Ok(view_count(&app, ids[0]).await? == 2)

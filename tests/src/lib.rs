@@ -220,6 +220,22 @@ pub fn test_config(database_url: &str) -> anyhow::Result<Config> {
     })
 }
 
+/// Polls `done` every 20 ms until it holds; fails naming `what` after about ten seconds (a guard
+/// against hanging, never a measure).
+pub async fn eventually<F, Fut>(what: &str, mut done: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<bool>>,
+{
+    for _ in 0..500 {
+        if done().await? {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    anyhow::bail!("{what} never happened")
+}
+
 /// The instant test servers believe it is, unless a test moves their clock.
 pub fn test_now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)

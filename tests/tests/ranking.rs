@@ -9,7 +9,7 @@ use newsroom_domain::{
     views,
 };
 use newsroom_gateway::graphql::ids::{Kind, encode};
-use newsroom_tests::{Backend, TestApp, on_both_backends, test_now};
+use newsroom_tests::{Backend, TestApp, eventually, on_both_backends, test_now};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde_json::{Value, json};
 
@@ -470,22 +470,6 @@ async fn bucket_views(app: &TestApp, id: i64) -> anyhow::Result<i64> {
         .await?
         .context("row")?
         .try_get("", "n")?)
-}
-
-/// Waits up to ten seconds for `done`.
-async fn eventually<F: std::future::Future<Output = anyhow::Result<bool>>>(
-    what: &str,
-    mut done: impl FnMut() -> F,
-) -> anyhow::Result<()> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !done().await? {
-        anyhow::ensure!(
-            std::time::Instant::now() < deadline,
-            "not within ten seconds: {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    Ok(())
 }
 
 /// A server whose background task writes views every 20 ms and the articles' totals every

@@ -10,7 +10,7 @@ use newsroom_domain::{
     entities::{ArticleStatus, article, takedown_request},
 };
 use newsroom_gateway::graphql::ids::{Kind, encode};
-use newsroom_tests::{Backend, TestApp, postgres_configured};
+use newsroom_tests::{Backend, TestApp, eventually, postgres_configured};
 use reqwest::StatusCode;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -42,21 +42,6 @@ async fn connections_in_use(app: &TestApp) -> anyhow::Result<f64> {
         .find_map(|l| l.strip_prefix("newsroom_db_pool_connections_in_use "))
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| anyhow::anyhow!("no pool gauge in {text}"))
-}
-
-/// Waits, a bounded number of times, until `done` holds.
-async fn eventually<F, Fut>(what: &str, mut done: F) -> anyhow::Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<bool>>,
-{
-    for _ in 0..500 {
-        if done().await? {
-            return Ok(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    anyhow::bail!("{what} never happened")
 }
 
 async fn stop_gracefully(backend: Backend) -> anyhow::Result<()> {

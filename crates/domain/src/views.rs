@@ -20,7 +20,7 @@
 //! for flushes, exclusive for the others), so on PostgreSQL no flush can slip between an advance's
 //! reading of the buckets and its moving of the hour.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, hash::Hash};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -78,32 +78,31 @@ pub fn visitor_hash(visitor: &str) -> u64 {
     u64::from_be_bytes(first)
 }
 
-/// Views counted but not yet written: per article and hour.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Pending(HashMap<(i64, i64), i64>);
+/// Views waiting to be written, counted per key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counts<K: Hash + Eq>(HashMap<K, i64>);
 
-impl Pending {
-    /// Adds `n` views of `article_id` in `hour`.
-    pub fn add(&mut self, article_id: i64, hour: i64, n: i64) {
-        *self.0.entry((article_id, hour)).or_insert(0) += n;
+impl<K: Hash + Eq> Default for Counts<K> {
+    fn default() -> Self {
+        Counts(HashMap::new())
+    }
+}
+
+impl<K: Hash + Eq> Counts<K> {
+    fn add_to(&mut self, key: K, n: i64) {
+        *self.0.entry(key).or_insert(0) += n;
     }
 
     /// Adds everything in `other`, for putting back a batch whose write failed.
-    pub fn merge(&mut self, other: Pending) {
-        for ((article, hour), n) in other.0 {
-            self.add(article, hour, n);
+    pub fn merge(&mut self, other: Self) {
+        for (key, n) in other.0 {
+            self.add_to(key, n);
         }
     }
 
-    /// How many (article, hour) pairs wait: what the buffer's memory grows with.
+    /// How many keys wait: what the buffer's memory grows with.
     pub fn entries(&self) -> usize {
         self.0.len()
-    }
-
-    /// Whether `n` views of `article_id` in `hour` fit in a buffer of at most `max_entries`
-    /// pairs: a pair already waiting always takes more views, a new one only while there is room.
-    pub fn has_room(&self, article_id: i64, hour: i64, max_entries: usize) -> bool {
-        self.0.len() < max_entries || self.0.contains_key(&(article_id, hour))
     }
 
     /// Whether nothing waits.
@@ -114,6 +113,22 @@ impl Pending {
     /// How many views wait.
     pub fn views(&self) -> i64 {
         self.0.values().sum()
+    }
+}
+
+/// Views counted but not yet written: per article and hour.
+pub type Pending = Counts<(i64, i64)>;
+
+impl Pending {
+    /// Adds `n` views of `article_id` in `hour`.
+    pub fn add(&mut self, article_id: i64, hour: i64, n: i64) {
+        self.add_to((article_id, hour), n);
+    }
+
+    /// Whether `n` views of `article_id` in `hour` fit in a buffer of at most `max_entries`
+    /// pairs: a pair already waiting always takes more views, a new one only while there is room.
+    pub fn has_room(&self, article_id: i64, hour: i64, max_entries: usize) -> bool {
+        self.0.len() < max_entries || self.0.contains_key(&(article_id, hour))
     }
 
     /// The views per article, all hours together: what the articles' totals grow by.
@@ -127,30 +142,12 @@ impl Pending {
 }
 
 /// Views per article to be added to `articles.view_count`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Totals(HashMap<i64, i64>);
+pub type Totals = Counts<i64>;
 
 impl Totals {
     /// Adds `n` views of `article_id`.
     pub fn add(&mut self, article_id: i64, n: i64) {
-        *self.0.entry(article_id).or_insert(0) += n;
-    }
-
-    /// Adds everything in `other`.
-    pub fn merge(&mut self, other: Totals) {
-        for (article, n) in other.0 {
-            self.add(article, n);
-        }
-    }
-
-    /// Whether nothing waits.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// How many views wait.
-    pub fn views(&self) -> i64 {
-        self.0.values().sum()
+        self.add_to(article_id, n);
     }
 }
 

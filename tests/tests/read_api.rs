@@ -919,8 +919,8 @@ async fn a_page_costs_the_same_statements_whatever_its_size(
     assert_eq!(tag_reads, 1, "the tags of a page with an untagged article");
 
     // Lists nested in a list share the loaders' caches: each statement for the channels of
-    // every article's related articles loads at least one channel no earlier one did, never
-    // one per list.
+    // every article's related articles loads only channels no other one did (a channel asked
+    // for while a statement loads it waits for that one), never one per list.
     let with_channels = "query($n: Int!) { articles(first: $n) { nodes {
         related(first: 3) { title channel { name } } } } }";
     let (channel_reads, data) = app

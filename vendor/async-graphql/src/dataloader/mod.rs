@@ -75,7 +75,7 @@ use std::{
 pub use cache::{CacheFactory, CacheStorage, HashMapCache, LruCache, NoCache};
 use fnv::FnvHashMap;
 use futures_channel::oneshot;
-use futures_util::future::BoxFuture;
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 #[cfg(feature = "tracing")]
 use tracing::{Instrument, info_span, instrument};
 
@@ -87,14 +87,25 @@ struct ResSender<K: Send + Sync + Hash + Eq + Clone + 'static, T: Loader<K>> {
     tx: oneshot::Sender<Result<HashMap<K, T::Value>, T::Error>>,
 }
 
+/// Newsroom patch: resolves when a batch's results are in the cache (or the batch failed).
+type Landed = Shared<oneshot::Receiver<()>>;
+
 struct Requests<K: Send + Sync + Hash + Eq + Clone + 'static, T: Loader<K>> {
     keys: HashSet<K>,
     pending: Vec<(HashSet<K>, ResSender<K, T>)>,
     cache_storage: Box<dyn CacheStorage<Key = K, Value = T::Value>>,
     disable_cache: bool,
+    /// Newsroom patch: the keys of the batches being loaded, while the cache is on. A key asked
+    /// for again meanwhile waits for its batch and is answered from the cache, as Facebook's
+    /// DataLoader answers it from the batch's promise, rather than loaded a second time.
+    in_flight: HashMap<K, Landed>,
 }
 
-type KeysAndSender<K, T> = (HashSet<K>, Vec<(HashSet<K>, ResSender<K, T>)>);
+type KeysAndSender<K, T> = (
+    HashSet<K>,
+    Vec<(HashSet<K>, ResSender<K, T>)>,
+    Option<oneshot::Sender<()>>,
+);
 
 impl<K: Send + Sync + Hash + Eq + Clone + 'static, T: Loader<K>> Requests<K, T> {
     fn new<C: CacheFactory>(cache_factory: &C) -> Self {
@@ -103,14 +114,23 @@ impl<K: Send + Sync + Hash + Eq + Clone + 'static, T: Loader<K>> Requests<K, T> 
             pending: Vec::new(),
             cache_storage: cache_factory.create::<K, T::Value>(),
             disable_cache: false,
+            in_flight: HashMap::new(),
         }
     }
 
-    fn take(&mut self) -> KeysAndSender<K, T> {
-        (
-            std::mem::take(&mut self.keys),
-            std::mem::take(&mut self.pending),
-        )
+    /// The batch to load now. Newsroom patch: with the cache on (`track`), its keys are marked
+    /// in flight until [`DataLoaderInner::do_load`] has stored its results and fires the sender.
+    fn take(&mut self, track: bool) -> KeysAndSender<K, T> {
+        let keys = std::mem::take(&mut self.keys);
+        let landed = (track && !self.disable_cache).then(|| {
+            let (tx, rx) = oneshot::channel();
+            let rx = rx.shared();
+            for key in &keys {
+                self.in_flight.insert(key.clone(), rx.clone());
+            }
+            tx
+        });
+        (keys, std::mem::take(&mut self.pending), landed)
     }
 }
 
@@ -142,14 +162,27 @@ struct DataLoaderInner<T> {
 
 impl<T> DataLoaderInner<T> {
     #[cfg_attr(feature = "tracing", instrument(skip_all))]
-    async fn do_load<K>(&self, disable_cache: bool, (keys, senders): KeysAndSender<K, T>)
-    where
+    async fn do_load<K>(
+        &self,
+        disable_cache: bool,
+        (keys, senders, landed): KeysAndSender<K, T>,
+    ) where
         K: Send + Sync + Hash + Eq + Clone + 'static,
         T: Loader<K>,
     {
         let tid = TypeId::of::<K>();
         let keys = keys.into_iter().collect::<Vec<_>>();
 
+        // Newsroom patch: the keys leave the in-flight map under the lock their values enter
+        // the cache under, and those waiting for them wake when `landed` drops, at the end:
+        // they find the values in the cache, or load what is missing (a failed batch) anew.
+        let landed_keys = |typed_requests: &mut Requests<K, T>| {
+            if landed.is_some() {
+                for key in &keys {
+                    typed_requests.in_flight.remove(key);
+                }
+            }
+        };
         match self.loader.load(&keys).await {
             Ok(values) => {
                 // update cache
@@ -159,6 +192,7 @@ impl<T> DataLoaderInner<T> {
                     .unwrap()
                     .downcast_mut::<Requests<K, T>>()
                     .unwrap();
+                landed_keys(typed_requests);
                 let disable_cache = typed_requests.disable_cache || disable_cache;
                 if !disable_cache {
                     for (key, value) in &values {
@@ -179,11 +213,21 @@ impl<T> DataLoaderInner<T> {
                 }
             }
             Err(err) => {
+                if let Some(typed_requests) = self
+                    .requests
+                    .lock()
+                    .unwrap()
+                    .get_mut(&tid)
+                    .and_then(|r| r.downcast_mut::<Requests<K, T>>())
+                {
+                    landed_keys(typed_requests);
+                }
                 for (_, sender) in senders {
                     sender.tx.send(Err(err.clone())).ok();
                 }
             }
         }
+        drop(landed);
     }
 }
 
@@ -325,11 +369,56 @@ impl<T, C: CacheFactory> DataLoader<T, C> {
     }
 
     /// Use this `DataLoader` to load some data.
+    ///
+    /// Newsroom patch: keys in a batch being loaded wait for it and are answered from the
+    /// cache; the rest are loaded as before, meanwhile.
     #[cfg_attr(feature = "tracing", instrument(skip_all))]
     pub async fn load_many<K, I>(&self, keys: I) -> Result<HashMap<K, T::Value>, T::Error>
     where
         K: Send + Sync + Hash + Eq + Clone + 'static,
         I: IntoIterator<Item = K>,
+        T: Loader<K>,
+    {
+        let mut rest = Vec::new();
+        let mut waited = Vec::new();
+        let mut batches: Vec<Landed> = Vec::new();
+        {
+            let mut requests = self.inner.requests.lock().unwrap();
+            let in_flight = requests
+                .get_mut(&TypeId::of::<K>())
+                .and_then(|r| r.downcast_mut::<Requests<K, T>>())
+                .map(|r| &r.in_flight)
+                .filter(|in_flight| !in_flight.is_empty());
+            for key in keys {
+                match in_flight.and_then(|in_flight| in_flight.get(&key)) {
+                    Some(landed) => {
+                        if !batches.iter().any(|b| b.ptr_eq(landed)) {
+                            batches.push(landed.clone());
+                        }
+                        waited.push(key);
+                    }
+                    None => rest.push(key),
+                }
+            }
+        }
+        if waited.is_empty() {
+            return self.load_many_now(rest).await;
+        }
+        let (mut values, _) = futures_util::future::join(
+            Box::pin(self.load_many_now(rest)),
+            futures_util::future::join_all(batches),
+        )
+        .await;
+        let more = Box::pin(self.load_many(waited)).await?;
+        if let Ok(values) = &mut values {
+            values.extend(more);
+        }
+        values
+    }
+
+    async fn load_many_now<K>(&self, keys: Vec<K>) -> Result<HashMap<K, T::Value>, T::Error>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
         T: Loader<K>,
     {
         enum Action<K: Send + Sync + Hash + Eq + Clone + 'static, T: Loader<K>> {
@@ -381,7 +470,12 @@ impl<T, C: CacheFactory> DataLoader<T, C> {
             ));
 
             if typed_requests.keys.len() >= self.max_batch_size {
-                (Action::ImmediateLoad(typed_requests.take()), rx)
+                (
+                    Action::ImmediateLoad(
+                        typed_requests.take(!self.disable_cache.load(Ordering::SeqCst)),
+                    ),
+                    rx,
+                )
             } else {
                 (
                     if !typed_requests.keys.is_empty() && prev_count == 0 {
@@ -421,7 +515,7 @@ impl<T, C: CacheFactory> DataLoader<T, C> {
                             .unwrap()
                             .downcast_mut::<Requests<K, T>>()
                             .unwrap();
-                        typed_requests.take()
+                        typed_requests.take(!disable_cache)
                     };
 
                     if !keys.0.is_empty() {

@@ -22,6 +22,7 @@ mod m20261127_000014_add_feed_ingest;
 mod m20261127_000015_notify_content_changes;
 mod m20261127_000016_quiet_feed_bookkeeping;
 mod m20261127_000017_index_visible_ids;
+mod m20261128_000018_order_tag_links_by_time;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000015_notify_content_changes::Migration),
             Box::new(m20261127_000016_quiet_feed_bookkeeping::Migration),
             Box::new(m20261127_000017_index_visible_ids::Migration),
+            Box::new(m20261128_000018_order_tag_links_by_time::Migration),
         ]
     }
 }

@@ -25,6 +25,7 @@ on_both_backends!(
     each_filter_returns_exactly_the_matching_articles,
     recommended_boxes_hold_flagged_articles_newest_first,
     invisible_articles_stay_invisible_until_their_time,
+    related_articles_follow_edits_of_time_status_and_tags,
     bad_arguments_are_named_and_change_nothing,
     a_page_costs_the_same_statements_whatever_its_size,
     nodes_resolve_by_global_id,
@@ -663,6 +664,98 @@ async fn invisible_articles_stay_invisible_until_their_time(
             Some(true)
         );
     }
+    Ok(())
+}
+
+/// 同类资讯 follows every edit that moves an article in or out of it, made behind the server's
+/// back as a CLI would: on PostgreSQL each tag link carries a copy of its article's publish time
+/// (migration 18), which triggers keep; a stale copy would leave the article out.
+async fn related_articles_follow_edits_of_time_status_and_tags(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let now = test_now();
+    // Twenty years old, in another channel than the seed's: related to it only by its tags.
+    let row = insert_article(
+        &app,
+        "an-old-one",
+        ArticleStatus::Published,
+        Some(now - TimeDelta::days(7300)),
+    )
+    .await?;
+    let elsewhere = channel::Entity::find()
+        .filter(channel::Column::Id.ne(row.channel_id))
+        .one(&app.db)
+        .await?
+        .context("a second channel")?;
+    let mut edit: article::ActiveModel = row.clone().into();
+    edit.channel_id = Set(elsewhere.id);
+    let row = edit.update(&app.db).await?;
+
+    let newest_related = || async {
+        let data = app
+            .data(
+                "query($slug: String!) { article(slug: $slug) { related(first: 3) { slug } } }",
+                json!({ "slug": SEED_ARTICLE_SLUG }),
+            )
+            .await?;
+        let slugs: Vec<String> = data["article"]["related"]
+            .as_array()
+            .context("related")?
+            .iter()
+            .filter_map(|r| r["slug"].as_str().map(String::from))
+            .collect();
+        anyhow::Ok(slugs)
+    };
+    let set = |status: ArticleStatus, at: DateTime<Utc>| {
+        let mut edit: article::ActiveModel = row.clone().into();
+        edit.status = Set(status);
+        edit.published_at = Set(Some(at));
+        edit.update(&app.db)
+    };
+    let a_minute_ago = now - TimeDelta::minutes(1);
+
+    let slugs = newest_related().await?;
+    assert_eq!(slugs.len(), 3, "{slugs:?}");
+    assert!(!slugs.contains(&row.slug), "too old to show: {slugs:?}");
+
+    // Its publish time alone, as an editor re-dating it would write it.
+    article::Entity::update_many()
+        .col_expr(article::Column::PublishedAt, a_minute_ago.into())
+        .filter(article::Column::Id.eq(row.id))
+        .exec(&app.db)
+        .await?;
+    assert_eq!(newest_related().await?[0], row.slug, "re-dated as new");
+
+    set(ArticleStatus::TakenDown, a_minute_ago).await?;
+    assert!(!newest_related().await?.contains(&row.slug), "taken down");
+    set(ArticleStatus::Published, a_minute_ago).await?;
+    assert_eq!(newest_related().await?[0], row.slug, "back up");
+
+    let links = article_tag::Entity::find()
+        .filter(article_tag::Column::ArticleId.eq(row.id))
+        .all(&app.db)
+        .await?;
+    assert!(!links.is_empty());
+    article_tag::Entity::delete_many()
+        .filter(article_tag::Column::ArticleId.eq(row.id))
+        .exec(&app.db)
+        .await?;
+    assert!(!newest_related().await?.contains(&row.slug), "untagged");
+    article_tag::ActiveModel {
+        article_id: Set(row.id),
+        tag_id: Set(links[0].tag_id),
+        position: Set(links[0].position),
+    }
+    .insert(&app.db)
+    .await?;
+    assert_eq!(newest_related().await?[0], row.slug, "tagged again");
+
+    // Scheduled in an hour: kept out until then, and in at its time without anyone acting.
+    set(ArticleStatus::Scheduled, now + TimeDelta::hours(1)).await?;
+    assert!(!newest_related().await?.contains(&row.slug), "scheduled");
+    app.clock.advance(TimeDelta::hours(1));
+    assert_eq!(newest_related().await?[0], row.slug, "at its time");
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IdenStatic, Iterable, Order,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, Iterable, Order,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
     sea_query::{Expr, ExprTrait, Query},
 };
@@ -486,33 +486,63 @@ pub async fn related<C: ConnectionTrait>(
     // The newest `first` of each kind, each read from an index with a limit, then merged: one
     // query with `channel = ? OR shares a tag` made both planners collect and sort every
     // article of the channel (2,000 rows with their bodies in the benchmark) for ten.
+    let backend = db.get_database_backend();
     let visible = audience.public_sql();
     let newest = "ORDER BY articles.published_at DESC, articles.id DESC LIMIT ?";
-    let sql = format!(
-        "SELECT {} FROM articles WHERE articles.id IN ( \
-           SELECT id FROM (SELECT articles.id FROM articles \
-             WHERE {visible} AND articles.channel_id = ? AND articles.id <> ? {newest}) same_channel \
-           UNION \
-           SELECT id FROM (SELECT articles.id FROM articles \
-             WHERE {visible} AND articles.id <> ? AND articles.id IN ( \
-               SELECT article_id FROM article_tags WHERE tag_id IN ( \
-                 SELECT tag_id FROM article_tags WHERE article_id = ?)) {newest}) shared_tag \
-         ) {newest}",
-        columns.sql()
-    );
     let limit = i64::try_from(first).unwrap_or(i64::MAX);
-    let values: Vec<sea_orm::Value> = vec![
+    let same_channel = format!(
+        "SELECT id, published_at FROM (SELECT articles.id, articles.published_at FROM articles \
+           WHERE {visible} AND articles.channel_id = ? AND articles.id <> ? {newest}) same_channel"
+    );
+    let mut values: Vec<sea_orm::Value> = vec![
         now.into(),
         article.channel_id.into(),
         article.id.into(),
         limit.into(),
-        now.into(),
-        article.id.into(),
-        article.id.into(),
-        limit.into(),
-        limit.into(),
     ];
-    let backend = db.get_database_backend();
+    let shared_tag = if backend == DbBackend::Postgres {
+        // The newest `first` of each of the article's tags, from the links' copy of their
+        // article's publish time (migration 18): `first` index entries a tag, whatever its size.
+        // Each candidate is still checked against its own row, so the copy only orders them.
+        values.extend([
+            now.into(),
+            article.id.into(),
+            now.into(),
+            limit.into(),
+            article.id.into(),
+        ]);
+        format!(
+            "SELECT shared.id, shared.published_at FROM article_tags mine CROSS JOIN LATERAL ( \
+               SELECT articles.id, articles.published_at FROM article_tags link \
+                 JOIN articles ON articles.id = link.article_id \
+               WHERE link.tag_id = mine.tag_id AND link.published_at IS NOT NULL \
+                 AND link.published_at <= ? AND link.article_id <> ? AND {visible} \
+               ORDER BY link.published_at DESC, link.article_id DESC LIMIT ?) shared \
+             WHERE mine.article_id = ?"
+        )
+    } else {
+        values.extend([
+            now.into(),
+            article.id.into(),
+            article.id.into(),
+            limit.into(),
+        ]);
+        format!(
+            "SELECT id, published_at FROM (SELECT articles.id, articles.published_at FROM articles \
+               WHERE {visible} AND articles.id <> ? AND articles.id IN ( \
+                 SELECT article_id FROM article_tags WHERE tag_id IN ( \
+                   SELECT tag_id FROM article_tags WHERE article_id = ?)) {newest}) shared_tag"
+        )
+    };
+    // The newest `first` candidates are chosen by the publish times their indexes hold, so
+    // only their own rows are read: not every candidate's (a page of its own each).
+    values.extend([limit.into(), limit.into()]);
+    let sql = format!(
+        "SELECT {} FROM articles WHERE articles.id IN ( \
+           SELECT id FROM ({same_channel} UNION {shared_tag}) candidates \
+           ORDER BY published_at DESC, id DESC LIMIT ?) {newest}",
+        columns.sql()
+    );
     Ok(article::Entity::find()
         .from_raw_sql(sea_orm::Statement::from_sql_and_values(
             backend,

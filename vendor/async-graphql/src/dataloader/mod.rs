@@ -87,8 +87,12 @@ struct ResSender<K: Send + Sync + Hash + Eq + Clone + 'static, T: Loader<K>> {
     tx: oneshot::Sender<Result<HashMap<K, T::Value>, T::Error>>,
 }
 
-/// Newsroom patch: resolves when a batch's results are in the cache (or the batch failed).
-type Landed = Shared<oneshot::Receiver<()>>;
+/// Newsroom patch: a batch's values, for the loads that wait for it: `None` if it failed, and
+/// cancelled if it never finished (its task panicked or was dropped).
+#[allow(type_alias_bounds)]
+type Landed<K, T: Loader<K>> = Shared<oneshot::Receiver<LoadResult<K, T>>>;
+#[allow(type_alias_bounds)]
+type LoadResult<K, T: Loader<K>> = Option<Arc<HashMap<K, T::Value>>>;
 
 struct Requests<K: Send + Sync + Hash + Eq + Clone + 'static, T: Loader<K>> {
     keys: HashSet<K>,
@@ -96,15 +100,16 @@ struct Requests<K: Send + Sync + Hash + Eq + Clone + 'static, T: Loader<K>> {
     cache_storage: Box<dyn CacheStorage<Key = K, Value = T::Value>>,
     disable_cache: bool,
     /// Newsroom patch: the keys of the batches being loaded, while the cache is on. A key asked
-    /// for again meanwhile waits for its batch and is answered from the cache, as Facebook's
-    /// DataLoader answers it from the batch's promise, rather than loaded a second time.
-    in_flight: HashMap<K, Landed>,
+    /// for again meanwhile waits for its batch and takes its answer from the batch's result,
+    /// as Facebook's DataLoader answers it from the batch's promise, rather than being loaded a
+    /// second time.
+    in_flight: HashMap<K, Landed<K, T>>,
 }
 
 type KeysAndSender<K, T> = (
     HashSet<K>,
     Vec<(HashSet<K>, ResSender<K, T>)>,
-    Option<oneshot::Sender<()>>,
+    Option<(oneshot::Sender<LoadResult<K, T>>, Landed<K, T>)>,
 );
 
 impl<K: Send + Sync + Hash + Eq + Clone + 'static, T: Loader<K>> Requests<K, T> {
@@ -119,16 +124,16 @@ impl<K: Send + Sync + Hash + Eq + Clone + 'static, T: Loader<K>> Requests<K, T> 
     }
 
     /// The batch to load now. Newsroom patch: with the cache on (`track`), its keys are marked
-    /// in flight until [`DataLoaderInner::do_load`] has stored its results and fires the sender.
+    /// in flight until [`DataLoaderInner::do_load`] is done with it.
     fn take(&mut self, track: bool) -> KeysAndSender<K, T> {
         let keys = std::mem::take(&mut self.keys);
-        let landed = (track && !self.disable_cache).then(|| {
+        let landed = (track && !self.disable_cache && !keys.is_empty()).then(|| {
             let (tx, rx) = oneshot::channel();
             let rx = rx.shared();
             for key in &keys {
                 self.in_flight.insert(key.clone(), rx.clone());
             }
-            tx
+            (tx, rx)
         });
         (keys, std::mem::take(&mut self.pending), landed)
     }
@@ -173,18 +178,25 @@ impl<T> DataLoaderInner<T> {
         let tid = TypeId::of::<K>();
         let keys = keys.into_iter().collect::<Vec<_>>();
 
-        // Newsroom patch: the keys leave the in-flight map under the lock their values enter
-        // the cache under, and those waiting for them wake when `landed` drops, at the end:
-        // they find the values in the cache, or load what is missing (a failed batch) anew.
-        let landed_keys = |typed_requests: &mut Requests<K, T>| {
-            if landed.is_some() {
-                for key in &keys {
-                    typed_requests.in_flight.remove(key);
-                }
-            }
+        // Newsroom patch: whatever happens to this batch (done, failed, panicked, dropped), its
+        // keys leave the in-flight map; a later batch's entry for a key stays. Those waiting get
+        // the result sent below, or, if it never is, a cancellation that sends them to load
+        // the keys themselves.
+        let (landed_tx, _in_flight) = match landed {
+            Some((tx, rx)) => (
+                Some(tx),
+                Some(InFlight {
+                    inner: self,
+                    tid,
+                    keys: &keys,
+                    landed: rx,
+                }),
+            ),
+            None => (None, None),
         };
-        match self.loader.load(&keys).await {
+        let landed: LoadResult<K, T> = match self.loader.load(&keys).await {
             Ok(values) => {
+                let values = Arc::new(values);
                 // update cache
                 let mut request = self.requests.lock().unwrap();
                 let typed_requests = request
@@ -192,10 +204,9 @@ impl<T> DataLoaderInner<T> {
                     .unwrap()
                     .downcast_mut::<Requests<K, T>>()
                     .unwrap();
-                landed_keys(typed_requests);
                 let disable_cache = typed_requests.disable_cache || disable_cache;
                 if !disable_cache {
-                    for (key, value) in &values {
+                    for (key, value) in values.iter() {
                         typed_requests
                             .cache_storage
                             .insert(Cow::Borrowed(key), Cow::Borrowed(value));
@@ -211,23 +222,59 @@ impl<T> DataLoaderInner<T> {
                     }
                     sender.tx.send(Ok(res)).ok();
                 }
+                Some(values)
             }
             Err(err) => {
-                if let Some(typed_requests) = self
-                    .requests
-                    .lock()
-                    .unwrap()
-                    .get_mut(&tid)
-                    .and_then(|r| r.downcast_mut::<Requests<K, T>>())
-                {
-                    landed_keys(typed_requests);
-                }
                 for (_, sender) in senders {
                     sender.tx.send(Err(err.clone())).ok();
                 }
+                None
+            }
+        };
+        if let Some(tx) = landed_tx {
+            tx.send(landed).ok();
+        }
+    }
+}
+
+/// Newsroom patch: takes a batch's keys out of the in-flight map as it goes, unless a later
+/// batch holds them now.
+struct InFlight<'a, K, T>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    T: Loader<K>,
+{
+    inner: &'a DataLoaderInner<T>,
+    tid: TypeId,
+    keys: &'a [K],
+    landed: Landed<K, T>,
+}
+
+impl<K, T> Drop for InFlight<'_, K, T>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    T: Loader<K>,
+{
+    fn drop(&mut self) {
+        let mut requests = self
+            .inner
+            .requests
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(typed_requests) = requests
+            .get_mut(&self.tid)
+            .and_then(|r| r.downcast_mut::<Requests<K, T>>())
+        {
+            for key in self.keys {
+                if typed_requests
+                    .in_flight
+                    .get(key)
+                    .is_some_and(|landed| landed.ptr_eq(&self.landed))
+                {
+                    typed_requests.in_flight.remove(key);
+                }
             }
         }
-        drop(landed);
     }
 }
 
@@ -370,8 +417,9 @@ impl<T, C: CacheFactory> DataLoader<T, C> {
 
     /// Use this `DataLoader` to load some data.
     ///
-    /// Newsroom patch: keys in a batch being loaded wait for it and are answered from the
-    /// cache; the rest are loaded as before, meanwhile.
+    /// Newsroom patch: keys in a batch being loaded take their answers from it (a key it did
+    /// not find is not found); the rest are loaded as before, meanwhile. Keys whose batch
+    /// failed or never finished are loaded anew.
     #[cfg_attr(feature = "tracing", instrument(skip_all))]
     pub async fn load_many<K, I>(&self, keys: I) -> Result<HashMap<K, T::Value>, T::Error>
     where
@@ -380,8 +428,7 @@ impl<T, C: CacheFactory> DataLoader<T, C> {
         T: Loader<K>,
     {
         let mut rest = Vec::new();
-        let mut waited = Vec::new();
-        let mut batches: Vec<Landed> = Vec::new();
+        let mut batches: Vec<(Landed<K, T>, Vec<K>)> = Vec::new();
         {
             let mut requests = self.inner.requests.lock().unwrap();
             let in_flight = requests
@@ -391,29 +438,44 @@ impl<T, C: CacheFactory> DataLoader<T, C> {
                 .filter(|in_flight| !in_flight.is_empty());
             for key in keys {
                 match in_flight.and_then(|in_flight| in_flight.get(&key)) {
-                    Some(landed) => {
-                        if !batches.iter().any(|b| b.ptr_eq(landed)) {
-                            batches.push(landed.clone());
-                        }
-                        waited.push(key);
-                    }
+                    Some(landed) => match batches.iter_mut().find(|(b, _)| b.ptr_eq(landed)) {
+                        Some((_, keys)) => keys.push(key),
+                        None => batches.push((landed.clone(), vec![key])),
+                    },
                     None => rest.push(key),
                 }
             }
         }
-        if waited.is_empty() {
+        if batches.is_empty() {
             return self.load_many_now(rest).await;
         }
-        let (mut values, _) = futures_util::future::join(
+        let waits = batches.into_iter().map(|(landed, keys)| async move {
+            match landed.await {
+                Ok(Some(values)) => Ok(keys
+                    .into_iter()
+                    .filter_map(|key| values.get(&key).map(|value| (key, value.clone())))
+                    .collect()),
+                // Failed or never finished: loaded anew, as before the patch.
+                Ok(None) | Err(_) => Err(keys),
+            }
+        });
+        let (values, answered) = futures_util::future::join(
             Box::pin(self.load_many_now(rest)),
-            futures_util::future::join_all(batches),
+            futures_util::future::join_all(waits),
         )
         .await;
-        let more = Box::pin(self.load_many(waited)).await?;
-        if let Ok(values) = &mut values {
-            values.extend(more);
+        let mut values = values?;
+        let mut again = Vec::new();
+        for answer in answered {
+            match answer {
+                Ok(found) => values.extend::<HashMap<K, T::Value>>(found),
+                Err(keys) => again.extend(keys),
+            }
         }
-        values
+        if !again.is_empty() {
+            values.extend(Box::pin(self.load_many_now(again)).await?);
+        }
+        Ok(values)
     }
 
     async fn load_many_now<K>(&self, keys: Vec<K>) -> Result<HashMap<K, T::Value>, T::Error>

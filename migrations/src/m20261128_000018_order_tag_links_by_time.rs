@@ -8,8 +8,9 @@
 //!
 //! Triggers keep the copy: a link takes its article's time when written, and an article's links
 //! follow it when its status or publish time changes, whoever writes (a server, the CLI, SQL by
-//! hand). Readers never depend on the copy for what they may see: the query still checks each
-//! candidate's own row, so a stale copy could only reorder candidates, never show a hidden one.
+//! hand), and a link's copy written by hand is put right. Readers never depend on the copy for
+//! what they may see: the query still checks each candidate's own row, so a stale copy could
+//! leave an article out or misplace it, never show a hidden one.
 //!
 //! SQLite keeps the query that reads each candidate: a single-file site holds far fewer articles,
 //! and SQLite has no LATERAL join to take ten from each tag.
@@ -49,7 +50,8 @@ impl MigrationTrait for Migration {
         ))
         .await?;
         db.execute_unprepared(
-            "CREATE TRIGGER article_tags_time BEFORE INSERT OR UPDATE OF article_id \
+            "CREATE TRIGGER article_tags_time \
+             BEFORE INSERT OR UPDATE OF article_id, published_at \
              ON article_tags FOR EACH ROW EXECUTE FUNCTION newsroom_tag_link_time()",
         )
         .await?;

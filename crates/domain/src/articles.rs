@@ -503,7 +503,8 @@ pub async fn related<C: ConnectionTrait>(
     let shared_tag = if backend == DbBackend::Postgres {
         // The newest `first` of each of the article's tags, from the links' copy of their
         // article's publish time (migration 18): `first` index entries a tag, whatever its size.
-        // Each candidate is still checked against its own row, so the copy only orders them.
+        // Each candidate is still checked against its own row: a stale copy could leave an
+        // article out, never show a hidden one.
         values.extend([
             now.into(),
             article.id.into(),

@@ -236,3 +236,132 @@ impl Loader<SiteKey> for SiteLoader {
         )]))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The patched DataLoader (`vendor/README.md`): a key asked for while its batch is loading
+    //! takes its answer from that batch, and a batch that fails or panics sends its waiters to
+    //! load their keys themselves.
+
+    use std::{
+        collections::HashMap,
+        sync::{Arc, Mutex},
+        time::Duration,
+    };
+
+    use async_graphql::dataloader::Loader;
+    use tokio::sync::Notify;
+
+    use super::cached;
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum First {
+        Answers,
+        Fails,
+        Panics,
+    }
+
+    /// Answers `key * 10` for every key but 4, which does not exist. Its first batch waits
+    /// until released, then answers, fails or panics.
+    struct Held {
+        first: First,
+        calls: Mutex<Vec<Vec<i64>>>,
+        started: Notify,
+        release: Notify,
+    }
+
+    impl Loader<i64> for Held {
+        type Value = i64;
+        type Error = Arc<String>;
+
+        async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, i64>, Arc<String>> {
+            let call = {
+                let mut calls = self.calls.lock().unwrap();
+                let mut keys = keys.to_vec();
+                keys.sort_unstable();
+                calls.push(keys);
+                calls.len()
+            };
+            if call == 1 {
+                self.started.notify_one();
+                self.release.notified().await;
+                match self.first {
+                    First::Answers => {}
+                    First::Fails => return Err(Arc::new("the database is down".into())),
+                    First::Panics => panic!("the first batch panics"),
+                }
+            }
+            Ok(keys
+                .iter()
+                .filter(|&&key| key != 4)
+                .map(|&key| (key, key * 10))
+                .collect())
+        }
+    }
+
+    /// Asks for 1, 2 and 4, then, while that batch is held, for 2, 3 and 4; then releases it.
+    /// Returns both answers and the batches the loader was asked for.
+    async fn overlap(
+        first: First,
+    ) -> (
+        Result<Result<HashMap<i64, i64>, Arc<String>>, tokio::task::JoinError>,
+        Result<HashMap<i64, i64>, Arc<String>>,
+        Vec<Vec<i64>>,
+    ) {
+        let loader = Arc::new(cached(Held {
+            first,
+            calls: Mutex::new(Vec::new()),
+            started: Notify::new(),
+            release: Notify::new(),
+        }));
+        let early = tokio::spawn({
+            let loader = loader.clone();
+            async move { loader.load_many([1, 2, 4]).await }
+        });
+        loader.loader().started.notified().await;
+        let late = tokio::spawn({
+            let loader = loader.clone();
+            async move { loader.load_many([2, 3, 4]).await }
+        });
+        // The late request's own batch (3 alone) shows it has found 2 and 4 in flight.
+        while loader.loader().calls.lock().unwrap().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        loader.loader().release.notify_one();
+        let early = early.await;
+        let late = late.await.expect("the late request");
+        let calls = loader.loader().calls.lock().unwrap().clone();
+        (early, late, calls)
+    }
+
+    #[tokio::test]
+    async fn a_key_in_flight_takes_the_answer_of_its_batch() {
+        let (early, late, calls) = overlap(First::Answers).await;
+        assert_eq!(
+            early.expect("no panic"),
+            Ok(HashMap::from([(1, 10), (2, 20)]))
+        );
+        assert_eq!(late, Ok(HashMap::from([(2, 20), (3, 30)])));
+        // Neither 2 nor the missing 4 was asked for again.
+        assert_eq!(calls, [vec![1, 2, 4], vec![3]]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_sends_its_waiters_to_load_their_keys() {
+        let (early, late, calls) = overlap(First::Fails).await;
+        assert_eq!(
+            early.expect("no panic"),
+            Err(Arc::new("the database is down".to_string()))
+        );
+        assert_eq!(late, Ok(HashMap::from([(2, 20), (3, 30)])));
+        assert_eq!(calls, [vec![1, 2, 4], vec![3], vec![2, 4]]);
+    }
+
+    #[tokio::test]
+    async fn a_panicked_batch_sends_its_waiters_to_load_their_keys() {
+        let (early, late, calls) = overlap(First::Panics).await;
+        assert!(early.is_err(), "the request whose batch panicked fails");
+        assert_eq!(late, Ok(HashMap::from([(2, 20), (3, 30)])));
+        assert_eq!(calls, [vec![1, 2, 4], vec![3], vec![2, 4]]);
+    }
+}

@@ -614,7 +614,19 @@ impl Server {
             std::thread::sleep(Duration::from_millis(100));
         }
         self.child.kill()?;
+        self.child.wait()?;
         Ok(())
+    }
+}
+
+/// A run that fails midway (a workload's error, a missing tool) does not leave the server
+/// holding the port and its database connections: it is killed with the run.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

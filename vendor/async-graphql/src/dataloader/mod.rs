@@ -334,6 +334,11 @@ impl<T, C: CacheFactory> DataLoader<T, C> {
     }
 
     /// Specify the delay time for loading data, the default is `1ms`.
+    ///
+    /// Newsroom patch: a delay of zero arms no timer. The batch is loaded once the runtime has
+    /// run what was ready (under tokio, after its next poll for I/O), so it holds every key
+    /// asked for by the futures polled before it, however they are nested; keys asked for
+    /// later, once a database answer comes back, go into a batch of their own.
     #[must_use]
     pub fn delay(self, delay: Duration) -> Self {
         Self { delay, ..self }
@@ -568,7 +573,11 @@ impl<T, C: CacheFactory> DataLoader<T, C> {
                 let delay = self.delay;
 
                 let task = async move {
-                    Delay::new(delay).await;
+                    if delay.is_zero() {
+                        yield_now().await;
+                    } else {
+                        Delay::new(delay).await;
+                    }
 
                     let keys = {
                         let mut request = inner.requests.lock().unwrap();
@@ -672,6 +681,29 @@ impl<T, C: CacheFactory> DataLoader<T, C> {
             }
         }
     }
+}
+
+/// Newsroom patch: lets the runtime run what is ready before a batch with no delay is loaded.
+/// tokio's `yield_now` wakes the task only after the runtime has polled for I/O, so loads
+/// that a database answer already waiting in a socket unblocks still join the batch; other
+/// runtimes get a single turn of their scheduler.
+async fn yield_now() {
+    #[cfg(feature = "tokio-timer")]
+    if tokio::runtime::Handle::try_current().is_ok() {
+        tokio::task::yield_now().await;
+        return;
+    }
+    let mut yielded = false;
+    std::future::poll_fn(move |cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -61,10 +61,12 @@ fn shared<M>(rows: Vec<M>) -> Rows<M> {
 
 /// A request's loader batches what its resolvers ask for in one turn of the runtime, without
 /// async-graphql's default 1 ms timer (the patched `delay(ZERO)`, vendor/README.md). The
-/// fields of one level of a response are polled together, so they share a batch either way;
-/// the timer only made every level of every uncached page wait a millisecond or two (the
-/// timer wheel's tick), most of an idle server's 3.5 ms home page, and arming it woke the
-/// runtime's driver, a system call for each batch.
+/// fields of one level of a response are polled together on the actix worker's current-thread
+/// runtime, so they share a batch either way. The timer also merged keys asked for within a
+/// millisecond of each other from later turns (lists nested in a list, each after its own
+/// query), but it made every level of every uncached page wait a millisecond or two (the timer
+/// wheel's tick), most of an idle server's 3.6 ms home page, and arming it woke the runtime's
+/// driver, a system call for each batch.
 fn cached<L>(loader: L) -> Cached<L> {
     DataLoader::with_cache(loader, tokio::spawn, HashMapCache::new()).delay(Duration::ZERO)
 }
@@ -98,12 +100,15 @@ impl RequestContext {
     }
 
     /// Loads, in one batch per relation, what the selected fields of a list of articles will ask
-    /// for, before the list is resolved. A dataloader alone batches by timing (the keys that
-    /// arrive within its delay); priming makes a page cost the same few statements whatever its
-    /// size or the machine's speed. `nodes` are the selections that stand for one article.
+    /// for, before the list is resolved. A dataloader alone batches what is asked for in one
+    /// turn of the runtime ([`cached`]); priming makes a page cost the same few statements
+    /// whatever its size or the machine's speed. `nodes` are the selections that stand for one
+    /// article.
     ///
-    /// Through `load_many`, so keys a loader already holds cost nothing and the primes of lists
-    /// nested in a list (each article's `related`) still merge into one batch per relation.
+    /// Through `load_many`, so keys a loader already holds cost nothing. The primes of lists
+    /// nested in a list (each article's `related`, primed as its own query returns) merge
+    /// when they come in one turn; otherwise each goes out as it comes, and a key another one
+    /// is loading waits for that batch (the patched DataLoader), so no key is read twice.
     pub async fn prime(
         &self,
         rows: &[article::Model],
@@ -359,19 +364,38 @@ mod tests {
     /// A request's loader batches what is asked for in one turn of the runtime (an actix
     /// worker's, a current-thread one like this test's) with no timer. The clock is paused: it
     /// jumps to the next timer whenever the runtime has nothing else to do, so a batch that
-    /// waited for one (async-graphql's default 1 ms delay) would find it moved.
+    /// waited for one would find it moved. It is first put off a timer tick, where a sleep of
+    /// zero (async-graphql's own for a delay of zero) rounds up to the next millisecond. Key 5
+    /// is asked for a turn later, after its future has woken itself: only a batch that yields
+    /// to the runtime before it takes its keys holds it.
     #[tokio::test(start_paused = true)]
     async fn keys_asked_for_together_load_as_one_batch_without_a_timer() {
+        tokio::time::advance(Duration::from_micros(500)).await;
         let loader = cached(Recorded::default());
         let started = tokio::time::Instant::now();
-        let (one, two, more) = tokio::join!(
+        let a_turn_later = async {
+            let mut woken = false;
+            std::future::poll_fn(|cx| {
+                if woken {
+                    std::task::Poll::Ready(())
+                } else {
+                    woken = true;
+                    cx.waker().wake_by_ref();
+                    std::task::Poll::Pending
+                }
+            })
+            .await;
+            loader.load_one(5).await
+        };
+        let (one, two, more, five) = tokio::join!(
             loader.load_one(1),
             loader.load_one(2),
-            loader.load_many([3, 4])
+            loader.load_many([3, 4]),
+            a_turn_later
         );
-        assert_eq!((one, two), (Ok(Some(10)), Ok(Some(20))));
+        assert_eq!((one, two, five), (Ok(Some(10)), Ok(Some(20)), Ok(Some(50))));
         assert_eq!(more, Ok(HashMap::from([(3, 30), (4, 40)])));
-        assert_eq!(*loader.loader().0.lock().unwrap(), [vec![1, 2, 3, 4]]);
+        assert_eq!(*loader.loader().0.lock().unwrap(), [vec![1, 2, 3, 4, 5]]);
         assert_eq!(
             started.elapsed(),
             Duration::ZERO,

@@ -335,10 +335,13 @@ impl<T, C: CacheFactory> DataLoader<T, C> {
 
     /// Specify the delay time for loading data, the default is `1ms`.
     ///
-    /// Newsroom patch: a delay of zero arms no timer. The batch is loaded once the runtime has
-    /// run what was ready (under tokio, after its next poll for I/O), so it holds every key
-    /// asked for by the futures polled before it, however they are nested; keys asked for
-    /// later, once a database answer comes back, go into a batch of their own.
+    /// Newsroom patch: a delay of zero arms no timer. The batch task yields to the runtime once
+    /// (under tokio, until after its next poll for I/O) and then loads what was asked for
+    /// meanwhile. On a current-thread runtime that is at least every key asked for in the poll
+    /// that started the batch, and in the polls of tasks already woken; keys asked for later
+    /// (once a database answer comes back) go into a batch of their own. On a multi-thread
+    /// runtime another worker may run the batch task while the poll that started it goes on,
+    /// so even one poll's keys may be split over two batches.
     #[must_use]
     pub fn delay(self, delay: Duration) -> Self {
         Self { delay, ..self }
@@ -684,9 +687,8 @@ impl<T, C: CacheFactory> DataLoader<T, C> {
 }
 
 /// Newsroom patch: lets the runtime run what is ready before a batch with no delay is loaded.
-/// tokio's `yield_now` wakes the task only after the runtime has polled for I/O, so loads
-/// that a database answer already waiting in a socket unblocks still join the batch; other
-/// runtimes get a single turn of their scheduler.
+/// tokio's `yield_now` wakes the task only after the runtime has run the tasks already woken
+/// and polled for I/O; other runtimes give it a single turn of their scheduler.
 async fn yield_now() {
     #[cfg(feature = "tokio-timer")]
     if tokio::runtime::Handle::try_current().is_ok() {

@@ -366,25 +366,15 @@ mod tests {
     /// jumps to the next timer whenever the runtime has nothing else to do, so a batch that
     /// waited for one would find it moved. It is first put off a timer tick, where a sleep of
     /// zero (async-graphql's own for a delay of zero) rounds up to the next millisecond. Key 5
-    /// is asked for a turn later, after its future has woken itself: only a batch that yields
-    /// to the runtime before it takes its keys holds it.
+    /// is asked for a turn later, after its future has yielded: only a batch that yields to
+    /// the runtime before it takes its keys holds it.
     #[tokio::test(start_paused = true)]
     async fn keys_asked_for_together_load_as_one_batch_without_a_timer() {
         tokio::time::advance(Duration::from_micros(500)).await;
         let loader = cached(Recorded::default());
         let started = tokio::time::Instant::now();
         let a_turn_later = async {
-            let mut woken = false;
-            std::future::poll_fn(|cx| {
-                if woken {
-                    std::task::Poll::Ready(())
-                } else {
-                    woken = true;
-                    cx.waker().wake_by_ref();
-                    std::task::Poll::Pending
-                }
-            })
-            .await;
+            tokio::task::yield_now().await;
             loader.load_one(5).await
         };
         let (one, two, more, five) = tokio::join!(

@@ -189,14 +189,22 @@ pub async fn tags_of_articles<C: ConnectionTrait>(
         select = select.columns(TAG).inner_join(tag::Entity);
     }
     let rows = select.into_model::<Row>().all(db).await?;
+    // The rows come ordered by article: each article's run becomes one list of its exact size,
+    // hashed into the map once (not once a row, into lists that grew tag by tag).
     let mut tags: HashMap<i64, Vec<tag::Model>> = HashMap::with_capacity(article_ids.len());
-    for row in rows {
-        tags.entry(row.article_id).or_default().push(tag::Model {
-            id: row.id,
-            slug: row.slug,
-            name: row.name,
-            created_at: row.created_at,
-        });
+    let mut rows = rows.into_iter().peekable();
+    while let Some(first) = rows.peek() {
+        let article_id = first.article_id;
+        let list: Vec<tag::Model> =
+            std::iter::from_fn(|| rows.next_if(|row| row.article_id == article_id))
+                .map(|row| tag::Model {
+                    id: row.id,
+                    slug: row.slug,
+                    name: row.name,
+                    created_at: row.created_at,
+                })
+                .collect();
+        tags.insert(article_id, list);
     }
     Ok(tags)
 }

@@ -3,6 +3,7 @@
 
 use async_graphql::ID;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use newsroom_domain::pagination::encode_parts;
 
 /// The node types an ID can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +67,12 @@ impl Kind {
 
 /// The global ID of row `id` of `kind`.
 pub fn encode(kind: Kind, id: i64) -> ID {
-    ID(URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.name())))
+    let mut row = itoa::Buffer::new();
+    ID(encode_parts(&[
+        kind.name().as_bytes(),
+        b":",
+        row.format(id).as_bytes(),
+    ]))
 }
 
 /// The row id of an ID that must name a `kind`; the error names `field`.

@@ -176,7 +176,9 @@ async fn resolve_container_inner<'a, T: ContainerType + ?Sized>(
     root: &'a T,
     parallel: bool,
 ) -> ServerResult<Value> {
-    let mut fields = Fields(Vec::new());
+    // Newsroom patch: sized for the selection's own fields (fragments may add more), where the
+    // list grew from empty, field by field.
+    let mut fields = Fields(Vec::with_capacity(ctx.item.node.items.len()));
     fields.add_set(ctx, root)?;
 
     Ok(do_resolve_container(ctx, parallel, fields.0).await)

@@ -189,22 +189,26 @@ pub async fn tags_of_articles<C: ConnectionTrait>(
         select = select.columns(TAG).inner_join(tag::Entity);
     }
     let rows = select.into_model::<Row>().all(db).await?;
-    // The rows come ordered by article: each article's run becomes one list of its exact size,
-    // hashed into the map once (not once a row, into lists that grew tag by tag).
+    // The rows come ordered by article: each article's run is hashed into the map once (not once
+    // a row) and copied into a list sized for it (not one grown tag by tag). Were an article's
+    // rows ever split into two runs, the second would join the first.
     let mut tags: HashMap<i64, Vec<tag::Model>> = HashMap::with_capacity(article_ids.len());
-    let mut rows = rows.into_iter().peekable();
-    while let Some(first) = rows.peek() {
+    let mut rows = rows.into_iter();
+    while let Some(first) = rows.as_slice().first() {
         let article_id = first.article_id;
-        let list: Vec<tag::Model> =
-            std::iter::from_fn(|| rows.next_if(|row| row.article_id == article_id))
-                .map(|row| tag::Model {
-                    id: row.id,
-                    slug: row.slug,
-                    name: row.name,
-                    created_at: row.created_at,
-                })
-                .collect();
-        tags.insert(article_id, list);
+        let run = rows
+            .as_slice()
+            .iter()
+            .take_while(|row| row.article_id == article_id)
+            .count();
+        tags.entry(article_id)
+            .or_default()
+            .extend(rows.by_ref().take(run).map(|row| tag::Model {
+                id: row.id,
+                slug: row.slug,
+                name: row.name,
+                created_at: row.created_at,
+            }));
     }
     Ok(tags)
 }

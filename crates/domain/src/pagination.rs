@@ -242,8 +242,9 @@ pub(crate) fn pack(tag: &str, payload: &str) -> String {
 
 /// `parts` joined and base64url-encoded (no padding): the spelling of our cursors and global
 /// IDs. Short ones (a time cursor, an ID) are joined on the stack, so the answer is the only
-/// allocation; they are written for every edge of every list, where `format!` then `encode` cost
-/// three allocations and a regrowth each (1.4% of an uncached home page's instructions).
+/// allocation. They are written for every edge and object of every list, where `format!` then
+/// `encode` cost a time cursor three allocations and two regrowths, and an ID two and one: 2.1%
+/// of an uncached home page's instructions, its 40 cursors and 20 IDs together.
 pub fn encode_parts(parts: &[&[u8]]) -> String {
     let len = parts.iter().map(|p| p.len()).sum();
     let mut stack = [0u8; 64];
@@ -381,6 +382,13 @@ mod tests {
             id: 7,
         };
         assert_eq!(cursor.encode(), "dDotODY0MDAwMDAwMDA6Nw");
+        assert_eq!(TimeCursor::decode(&cursor.encode()), Some(cursor));
+        // The longest there is, on the stack too.
+        let cursor = TimeCursor { at, id: i64::MIN };
+        assert_eq!(
+            cursor.encode(),
+            "dDoxNTkzNzM0NDAwMTIzNDU2Oi05MjIzMzcyMDM2ODU0Nzc1ODA4"
+        );
         assert_eq!(TimeCursor::decode(&cursor.encode()), Some(cursor));
         // Joined on the stack up to 64 bytes, on the heap beyond: the same spelling either way.
         for len in [0, 1, 61, 62, 63, 64, 65, 150] {

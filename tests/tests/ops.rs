@@ -877,8 +877,16 @@ async fn lists_of_ids_find_each_row_once(backend: Backend) -> anyhow::Result<()>
         [tagged[0], tagged[2]]
     );
     assert!(by_article.values().all(|tags| !tags.is_empty()));
-    let one = catalog::tags_of_articles(&db, &[tagged[2]]).await?;
-    assert_eq!(by_article.get(&tagged[2]), one.get(&tagged[2]));
+    // Each article's list in a batch is its list alone, in its order: the rows of several
+    // articles are cut into one run each.
+    for article in [tagged[0], tagged[2]] {
+        let one = catalog::tags_of_articles(&db, &[article]).await?;
+        assert_eq!(
+            by_article.get(&article),
+            one.get(&article),
+            "article {article}"
+        );
+    }
     assert!(catalog::tags_of_articles(&db, &[]).await?.is_empty());
     Ok(())
 }

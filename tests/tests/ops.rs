@@ -26,6 +26,7 @@ on_both_backends!(
     the_pool_plans_statements_once_unless_told_otherwise,
     a_dropped_transaction_is_rolled_back_as_its_connection_returns,
     rows_decode_nulls_and_name_the_column_of_a_bad_value,
+    columns_are_found_by_name_in_any_order,
     lists_of_ids_find_each_row_once,
 );
 
@@ -828,6 +829,44 @@ async fn rows_decode_nulls_and_name_the_column_of_a_bad_value(
         anyhow::bail!("text read as an i64");
     };
     assert!(bad.to_string().contains("view_total"), "{bad}");
+    Ok(())
+}
+
+/// Columns found by name, as the patched sqlx-postgres finds them (`vendor/README.md`: the
+/// column after the last one found is tried before the map of names): in the select list's
+/// order, out of it, twice over, after a name that is not there, and with a name the select
+/// list repeats, where the map alone answers, with the last column of that name.
+async fn columns_are_found_by_name_in_any_order(backend: Backend) -> anyhow::Result<()> {
+    let (_test_db, db) = TestDb::create(backend).await?;
+    let sql = "SELECT CAST(1 AS BIGINT) AS a, CAST(2 AS BIGINT) AS b, '南昌' AS c, \
+               CAST(4 AS BIGINT) AS d";
+    let row = one_row(&db, sql).await?;
+    for (name, want) in [
+        ("a", 1),
+        ("b", 2),
+        ("d", 4),
+        ("a", 1),
+        ("d", 4),
+        ("b", 2),
+        ("b", 2),
+    ] {
+        assert_eq!(row.try_get::<i64>("", name)?, want, "{name}");
+    }
+    assert_eq!(row.try_get::<String>("", "c")?, "南昌");
+    assert!(row.try_get::<i64>("", "e").is_err());
+    assert_eq!(row.try_get::<Option<i64>>("", "d")?, Some(4));
+    assert_eq!(row.try_get::<i64>("", "a")?, 1);
+
+    let row = one_row(
+        &db,
+        "SELECT CAST(1 AS BIGINT) AS a, CAST(2 AS BIGINT) AS b, CAST(3 AS BIGINT) AS a",
+    )
+    .await?;
+    // First, where the column after the last one found (none yet) is the first `a`.
+    assert_eq!(row.try_get::<i64>("", "a")?, 3);
+    assert_eq!(row.try_get::<i64>("", "b")?, 2);
+    assert_eq!(row.try_get::<i64>("", "a")?, 3);
+    assert_eq!(row.try_get::<Option<i64>>("", "a")?, Some(3));
     Ok(())
 }
 

@@ -351,6 +351,7 @@ impl PgConnection {
                             data,
                             format,
                             metadata: Arc::clone(&metadata),
+                            next_by_name: Default::default(),
                         };
 
                         r#yield!(Either::Right(row));

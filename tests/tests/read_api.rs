@@ -30,6 +30,7 @@ on_both_backends!(
     a_page_costs_the_same_statements_whatever_its_size,
     nodes_resolve_by_global_id,
     fields_come_back_in_the_order_the_query_asked,
+    variables_are_checked_every_time_a_query_is_sent,
 );
 
 const ARTICLE_FIELDS: &str =
@@ -1113,6 +1114,67 @@ async fn nodes_resolve_by_global_id(backend: Backend) -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(body, json!({ "data": { "node": null } }));
+    Ok(())
+}
+
+/// async-graphql's validation rules that read only the document run once per query text (the
+/// patched `Registry::valid_queries`, `vendor/README.md`); the one that reads the variables runs
+/// on every request. A text that passed is refused again, with the same answer, when its
+/// variables are wrong; so is one whose variable its argument's validator refuses
+/// (`recordView`'s `visitorId`, at most 128 characters); a text that failed is refused every
+/// time.
+async fn variables_are_checked_every_time_a_query_is_sent(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::with_demo(backend).await?;
+    let refused = |what: &str, (status, body): (u16, Value)| -> anyhow::Result<(u16, Value)> {
+        ensure!(
+            body["errors"].as_array().is_some_and(|e| !e.is_empty()) && body["data"].is_null(),
+            "{what} was not refused: {status} {body}"
+        );
+        Ok((status, body))
+    };
+
+    let page = "query($slug: String!) { article(slug: $slug) { slug } }";
+    let wrong = refused(
+        "a number for a String",
+        app.post_graphql(None, page, json!({ "slug": 42 })).await?,
+    )?;
+    assert!(wrong.1.to_string().contains("slug"), "{}", wrong.1);
+    let data = app.data(page, json!({ "slug": SEED_ARTICLE_SLUG })).await?;
+    assert_eq!(data["article"]["slug"], SEED_ARTICLE_SLUG);
+    for _ in 0..2 {
+        let again = app.post_graphql(None, page, json!({ "slug": 42 })).await?;
+        assert_eq!(again, wrong, "the same text with the same wrong variable");
+    }
+    assert!(
+        app.data(page, json!({ "slug": "no-such-slug" }))
+            .await
+            .is_ok()
+    );
+
+    let unknown = "{ articles(first: 1) { nodes { slug nope } } }";
+    for _ in 0..2 {
+        let (_, body) = refused(
+            "an unknown field",
+            app.post_graphql(None, unknown, json!({})).await?,
+        )?;
+        assert!(body.to_string().contains("nope"), "{body}");
+    }
+
+    let id = app
+        .data("{ articles(first: 1) { nodes { id } } }", json!({}))
+        .await?["articles"]["nodes"][0]["id"]
+        .clone();
+    let view = "mutation($id: ID!, $visitor: String) { \
+                recordView(articleId: $id, visitorId: $visitor) { counted } }";
+    let long = json!({ "id": id, "visitor": "v".repeat(129) });
+    let too_long = refused(
+        "a visitor id of 129 characters",
+        app.post_graphql(None, view, long.clone()).await?,
+    )?;
+    assert!(too_long.1.to_string().contains("128"), "{}", too_long.1);
+    app.data(view, json!({ "id": id, "visitor": "v".repeat(128) }))
+        .await?;
+    assert_eq!(app.post_graphql(None, view, long).await?, too_long);
     Ok(())
 }
 

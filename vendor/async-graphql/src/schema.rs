@@ -417,6 +417,7 @@ where
             federation_subscription: false,
             ignore_name_conflicts,
             enable_suggestions: true,
+            valid_queries: Default::default(),
         };
         registry.add_system_types();
 
@@ -885,7 +886,11 @@ pub(crate) async fn prepare_request(
     // check rules
     let validation_result = {
         let validation_fut = async {
-            check_rules(
+            // Newsroom patch (not upstream): the rules that read only the document are run
+            // once per query text (`Registry::valid_queries`).
+            let strict = matches!(validation_mode, ValidationMode::Strict);
+            let rules_passed = strict && registry.valid_queries.contains(&request.query);
+            let result = check_rules(
                 registry,
                 &document,
                 Some(&request.variables),
@@ -893,7 +898,12 @@ pub(crate) async fn prepare_request(
                 validation_mode,
                 complexity,
                 depth,
-            )
+                rules_passed,
+            );
+            if strict && !rules_passed && result.is_ok() {
+                registry.valid_queries.insert(&request.query);
+            }
+            result
         };
         futures_util::pin_mut!(validation_fut);
         extensions.validation(&mut validation_fut).await?

@@ -160,6 +160,7 @@ impl SchemaBuilder {
             federation_subscription: false,
             ignore_name_conflicts: Default::default(),
             enable_suggestions: self.enable_suggestions,
+            valid_queries: Default::default(),
         };
         registry.add_system_types();
 

@@ -8,7 +8,8 @@
 //!
 //! Settings (environment): `BENCH_ARTICLES` (100000), `BENCH_SECONDS` per workload (10),
 //! `BENCH_CONNECTIONS` (32), `BENCH_POSTGRES_URL` (the server to create the database on,
-//! `postgres://postgres@127.0.0.1:5432/postgres`), `BENCH_DATABASE` (`newsroom_bench`, with the
+//! `postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable`; its parameters go to the
+//! server's and pgbench's connections too, see [`DEFAULT_POSTGRES_URL`]), `BENCH_DATABASE` (`newsroom_bench`, with the
 //! article count appended when it is not the default), `BENCH_PORT` (18080), `BENCH_SERVER`
 //! (the `newsroom` binary), `BENCH_OHA`, `BENCH_PGBENCH`, `BENCH_OUT` (where the table goes).
 //! The Makefile builds and installs what these name.
@@ -58,6 +59,14 @@ const HOME_SQL: &str = include_str!("../../../bench/sql/home.sql");
 /// The SQL of the article page (workload 3), over the same spread of slugs.
 const ARTICLE_SQL: &str = include_str!("../../../bench/sql/article.sql");
 
+/// The PostgreSQL server the benchmark creates its database on, by default. The server under
+/// test and pgbench both connect with the same URL's parameters, so both without TLS here:
+/// on 127.0.0.1 it only encrypts loopback traffic, and whether it would be on otherwise depends
+/// on the PostgreSQL server's `ssl` setting (sqlx's and libpq's default is `sslmode=prefer`;
+/// Debian's PostgreSQL has `ssl = on`, the official Docker image `off`), which changed the
+/// figures by machine: on one with it on, TLS cost pgbench's home page a tenth of its rate.
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable";
+
 struct Settings {
     articles: usize,
     seconds: u64,
@@ -101,10 +110,7 @@ impl Settings {
             connections: env_or("BENCH_CONNECTIONS", "32")
                 .parse()
                 .context("BENCH_CONNECTIONS")?,
-            admin_url: env_or(
-                "BENCH_POSTGRES_URL",
-                "postgres://postgres@127.0.0.1:5432/postgres",
-            ),
+            admin_url: env_or("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
             database: env_or("BENCH_DATABASE", &default_db),
             port: env_or("BENCH_PORT", "18080")
                 .parse()
@@ -256,11 +262,15 @@ async fn main() -> anyhow::Result<()> {
     let report = format!(
         "# make bench-load, {date}\n\n{cores} cores, commit {commit}, {} articles, {} s per \
          workload, {} connections (from oha and pgbench, and in the server's database pool), \
-         load generator (oha) and PostgreSQL on the same machine.\n\n{table}\n\
+         load generator (oha) and PostgreSQL on the same machine, TLS to PostgreSQL {}.\n\n\
+         {table}\n\
          Ratios: cached reads (and the beacon) to `/healthz` (7), the HTTP stack's ceiling; \
          reads with the cache off, and the article page (3: 10,000 slugs in a run are nearly all \
          first reads), to pgbench running the same SQL (8a, 8b), the database's.\n",
-        s.articles, s.seconds, s.connections
+        s.articles,
+        s.seconds,
+        s.connections,
+        tls(&s.admin_url)
     );
     println!("\n{report}");
     std::fs::create_dir_all(&s.out)?;
@@ -268,6 +278,25 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(&file, &report)?;
     println!("written to {}", file.display());
     Ok(())
+}
+
+/// Whether the benchmark's connections to PostgreSQL use TLS, as `url`'s `sslmode` says
+/// (libpq's and sqlx's default is `prefer`).
+fn tls(url: &str) -> String {
+    let mode = url
+        .split_once('?')
+        .and_then(|(_, query)| {
+            query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("sslmode="))
+        })
+        .unwrap_or("prefer");
+    match mode {
+        "disable" => "off (`sslmode=disable`)".to_owned(),
+        "allow" => "off unless the server requires it (`sslmode=allow`)".to_owned(),
+        "prefer" => "on if the server offers it (`sslmode=prefer`)".to_owned(),
+        other => format!("on (`sslmode={other}`)"),
+    }
 }
 
 /// `VACUUM (ANALYZE)` of the whole database: no dead row versions for a scan to step over, the
@@ -862,6 +891,22 @@ fn table(rows: &[Row]) -> String {
 mod tests {
     use newsroom_tests::{Backend, TestDb, postgres_configured};
     use sea_orm::ConnectionTrait;
+
+    #[test]
+    fn the_report_says_whether_postgres_is_reached_over_tls() {
+        assert_eq!(
+            super::tls(super::DEFAULT_POSTGRES_URL),
+            "off (`sslmode=disable`)"
+        );
+        assert_eq!(
+            super::tls("postgres://postgres@127.0.0.1:5432/postgres"),
+            "on if the server offers it (`sslmode=prefer`)"
+        );
+        assert_eq!(
+            super::tls("postgres://h/db?application_name=x&sslmode=require"),
+            "on (`sslmode=require`)"
+        );
+    }
 
     #[test]
     fn the_article_script_names_its_spread() {

@@ -212,20 +212,22 @@ pub fn id_in<C: ColumnTrait>(backend: DbBackend, column: C, ids: &[i64]) -> Expr
 }
 
 /// Rewrites `?` placeholders as `$1, $2, ...` for PostgreSQL.
+///
+/// The text between them is copied a run at a time (`split` finds each `?` with a fast byte
+/// search); a `char` at a time, this was 2.3% of the article page's instructions, whose
+/// related articles' statement is built for each request.
 pub fn placeholders(backend: DbBackend, sql: &str) -> String {
     if backend != DbBackend::Postgres {
         return sql.to_owned();
     }
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut number = itoa::Buffer::new();
+    for (n, run) in sql.split('?').enumerate() {
+        if n > 0 {
             out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(c);
+            out.push_str(number.format(n));
         }
+        out.push_str(run);
     }
     out
 }
@@ -239,6 +241,20 @@ mod tests {
         assert_eq!(
             placeholders(DbBackend::Postgres, "a = ? AND b = ?"),
             "a = $1 AND b = $2"
+        );
+        assert_eq!(
+            placeholders(DbBackend::Postgres, "?? IN (?,?) 南昌?"),
+            "$1$2 IN ($3,$4) 南昌$5"
+        );
+        assert_eq!(placeholders(DbBackend::Postgres, "SELECT 1"), "SELECT 1");
+        assert_eq!(placeholders(DbBackend::Postgres, ""), "");
+        let many = ["?"; 12].join(",");
+        assert_eq!(
+            placeholders(DbBackend::Postgres, &many),
+            (1..=12)
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(",")
         );
         assert_eq!(placeholders(DbBackend::Sqlite, "a = ?"), "a = ?");
     }

@@ -1120,9 +1120,9 @@ async fn nodes_resolve_by_global_id(backend: Backend) -> anyhow::Result<()> {
 /// async-graphql's validation rules that read only the document run once per query text (the
 /// patched `Registry::valid_queries`, `vendor/README.md`); the one that reads the variables runs
 /// on every request. A text that passed is refused again, with the same answer, when its
-/// variables are wrong; so is one whose variable its argument's validator refuses
-/// (`recordView`'s `visitorId`, at most 128 characters); a text that failed is refused every
-/// time.
+/// variables are wrong; a text that failed is refused every time. An argument's validator
+/// (`recordView`'s `visitorId`, at most 128 characters) runs as its field resolves, not in
+/// validation, and holds every time too.
 async fn variables_are_checked_every_time_a_query_is_sent(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::with_demo(backend).await?;
     let refused = |what: &str, (status, body): (u16, Value)| -> anyhow::Result<(u16, Value)> {

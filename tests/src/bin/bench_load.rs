@@ -270,7 +270,7 @@ async fn main() -> anyhow::Result<()> {
         s.articles,
         s.seconds,
         s.connections,
-        tls(&s.admin_url)
+        tls(&s.admin_url, std::env::var("PGSSLMODE").ok().as_deref())
     );
     println!("\n{report}");
     std::fs::create_dir_all(&s.out)?;
@@ -280,18 +280,18 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether the benchmark's connections to PostgreSQL use TLS, as `url`'s `sslmode` says
-/// (libpq's and sqlx's default is `prefer`).
-fn tls(url: &str) -> String {
-    let mode = url
-        .split_once('?')
-        .and_then(|(_, query)| {
-            query
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("sslmode="))
+/// Whether the benchmark's connections to PostgreSQL use TLS, as `url`'s last `sslmode` (or
+/// sqlx's spelling, `ssl-mode`) says, else `PGSSLMODE` (`env`), which sqlx and libpq both read,
+/// else their default, `prefer`.
+fn tls(url: &str, env: Option<&str>) -> String {
+    let in_url = url.split_once('?').and_then(|(_, query)| {
+        query.split('&').rev().find_map(|pair| {
+            pair.strip_prefix("sslmode=")
+                .or_else(|| pair.strip_prefix("ssl-mode="))
         })
-        .unwrap_or("prefer");
-    match mode {
+    });
+    let mode = in_url.or(env).unwrap_or("prefer").to_ascii_lowercase();
+    match mode.as_str() {
         "disable" => "off (`sslmode=disable`)".to_owned(),
         "allow" => "off unless the server requires it (`sslmode=allow`)".to_owned(),
         "prefer" => "on if the server offers it (`sslmode=prefer`)".to_owned(),
@@ -894,17 +894,25 @@ mod tests {
 
     #[test]
     fn the_report_says_whether_postgres_is_reached_over_tls() {
+        use super::{DEFAULT_POSTGRES_URL, tls};
+        let plain = "postgres://postgres@127.0.0.1:5432/postgres";
+        assert_eq!(tls(DEFAULT_POSTGRES_URL, None), "off (`sslmode=disable`)");
         assert_eq!(
-            super::tls(super::DEFAULT_POSTGRES_URL),
+            tls(DEFAULT_POSTGRES_URL, Some("require")),
             "off (`sslmode=disable`)"
         );
         assert_eq!(
-            super::tls("postgres://postgres@127.0.0.1:5432/postgres"),
+            tls(plain, None),
             "on if the server offers it (`sslmode=prefer`)"
         );
+        assert_eq!(tls(plain, Some("Disable")), "off (`sslmode=disable`)");
         assert_eq!(
-            super::tls("postgres://h/db?application_name=x&sslmode=require"),
+            tls("postgres://h/db?application_name=x&sslmode=require", None),
             "on (`sslmode=require`)"
+        );
+        assert_eq!(
+            tls("postgres://h/db?sslmode=require&ssl-mode=disable", None),
+            "off (`sslmode=disable`)"
         );
     }
 

@@ -817,11 +817,12 @@ pub struct Registry {
 /// (`check_rules`). Most of the rules read the document and the registry alone, and a site's
 /// clients send the same few operations over and over: validation was 3.8% of the instructions
 /// of an uncached news home page, nearly all of it those rules. A request's parsed query must
-/// be the parse of its text (`Request::set_parsed_query`), as this crate's own requests are.
+/// be the parse of its text, whether set with `Request::set_parsed_query` or returned by an
+/// extension's `parse_query` hook, as this crate's own requests' are.
 ///
-/// Texts are kept up to [`ValidQueries::MAX_BYTES`] in all, and then no more are added: a text
-/// not kept is validated in full every time, as before, so a client sending new queries without
-/// end costs memory only up to that bound.
+/// Texts are kept up to [`ValidQueries::MAX_BYTES`] in all; past that the set starts again
+/// from empty. A text not kept is validated in full, as before, so a client sending new queries
+/// without end costs memory only up to that bound.
 #[derive(Default)]
 pub(crate) struct ValidQueries(std::sync::Mutex<ValidQueryTexts>);
 
@@ -845,15 +846,21 @@ impl ValidQueries {
                 .is_ok_and(|known| known.texts.contains(query))
     }
 
-    /// Remembers that `query` passed every rule, while there is room.
+    /// Remembers that `query` passed every rule. When the texts kept would pass
+    /// [`Self::MAX_BYTES`], all are forgotten first, so a client filling the set with queries of
+    /// its own sends everyone else's back to full validation only until they are sent again,
+    /// not for as long as the process runs.
     pub(crate) fn insert(&self, query: &str) {
-        if query.is_empty() {
+        if query.is_empty() || query.len() > Self::MAX_BYTES {
             return;
         }
         if let Ok(mut known) = self.0.lock()
-            && known.bytes + query.len() <= Self::MAX_BYTES
             && !known.texts.contains(query)
         {
+            if known.bytes + query.len() > Self::MAX_BYTES {
+                known.texts.clear();
+                known.bytes = 0;
+            }
             known.bytes += query.len();
             known.texts.insert(query.into());
         }

@@ -9,8 +9,9 @@
 //! Settings (environment): `BENCH_ARTICLES` (100000), `BENCH_SECONDS` per workload (10),
 //! `BENCH_CONNECTIONS` (32), `BENCH_POSTGRES_URL` (the server to create the database on,
 //! `postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable`; its parameters go to the
-//! server's and pgbench's connections too, see [`DEFAULT_POSTGRES_URL`]), `BENCH_DATABASE` (`newsroom_bench`, with the
-//! article count appended when it is not the default), `BENCH_PORT` (18080), `BENCH_SERVER`
+//! server's and pgbench's connections too, see [`DEFAULT_POSTGRES_URL`]), `BENCH_DATABASE`
+//! (`newsroom_bench`, with the article count appended when it is not the default),
+//! `BENCH_PORT` (18080), `BENCH_SERVER`
 //! (the `newsroom` binary), `BENCH_OHA`, `BENCH_PGBENCH`, `BENCH_OUT` (where the table goes).
 //! The Makefile builds and installs what these name.
 
@@ -64,7 +65,8 @@ const ARTICLE_SQL: &str = include_str!("../../../bench/sql/article.sql");
 /// on 127.0.0.1 it only encrypts loopback traffic, and whether it would be on otherwise depends
 /// on the PostgreSQL server's `ssl` setting (sqlx's and libpq's default is `sslmode=prefer`;
 /// Debian's PostgreSQL has `ssl = on`, the official Docker image `off`), which changed the
-/// figures by machine: on one with it on, TLS cost pgbench's home page a tenth of its rate.
+/// figures by machine: on one with it on, TLS cost pgbench's home page 8-36% of its rate in
+/// five alternating pairs of runs (README, "Load benchmark").
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable";
 
 struct Settings {

@@ -1,6 +1,7 @@
 -- Workload 3, an article page (`article(slug:)` with channel, source, tags, disclaimer and 10
 -- related articles), as the server runs it, over the same slugs as the HTTP workload: every
--- tenth article from the first, {spread} + 1 of them.
+-- tenth article from the first, {spread} + 1 of them. The channel, the source and the tags are
+-- asked for by one id each, which the server binds as `= $1` too (`db::id_in`).
 \set i random(0, {spread}) * 10 + 1
 SELECT "articles"."id", "articles"."slug", "articles"."title", "articles"."lead", "articles"."body", "articles"."body_format", "articles"."cover_image", "articles"."author", "articles"."channel_id", "articles"."source_id", "articles"."original_url", "articles"."kind", "articles"."status", "articles"."published_at", "articles"."featured", "articles"."recommended", "articles"."disclaimer", "articles"."view_count", "articles"."version", "articles"."created_at", "articles"."updated_at", "articles"."original_published_at" FROM "articles" WHERE (articles.status IN ('published', 'scheduled')) AND "articles"."published_at" <= now() AND "articles"."slug" = 'bench-' || lpad(:i::text, 6, '0') LIMIT 1 \gset a_
 SELECT "channels"."id", "channels"."slug", "channels"."name", "channels"."parent_id", "channels"."position", "channels"."created_at" FROM "channels" WHERE "channels"."id" IN (:a_channel_id);

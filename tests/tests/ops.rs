@@ -870,9 +870,9 @@ async fn columns_are_found_by_name_in_any_order(backend: Backend) -> anyhow::Res
     Ok(())
 }
 
-/// The read path's lists of ids (`db::id_in`: one `bigint[]` on PostgreSQL, `IN` on SQLite)
-/// find each row asked for once, whatever the order, repeats and unknown ids, and nothing for
-/// no ids.
+/// The read path's lists of ids (`db::id_in`: one `bigint[]` on PostgreSQL, `IN` on SQLite,
+/// `=` for one id) find each row asked for once, whatever the order, repeats and unknown ids,
+/// and nothing for no ids.
 async fn lists_of_ids_find_each_row_once(backend: Backend) -> anyhow::Result<()> {
     let (_test_db, db) = TestDb::create(backend).await?;
     newsroom_domain::demo::seed(&db, &newsroom_tests::segmenter()?).await?;
@@ -892,6 +892,9 @@ async fn lists_of_ids_find_each_row_once(backend: Backend) -> anyhow::Result<()>
         [ids[0], ids[2]]
     );
     assert!(catalog::sources_by_ids(&db, &[]).await?.is_empty());
+    let one = catalog::sources_by_ids(&db, &[ids[1]]).await?;
+    assert_eq!(one.iter().map(|s| s.id).collect::<Vec<_>>(), [ids[1]]);
+    assert!(catalog::sources_by_ids(&db, &[i64::MAX]).await?.is_empty());
 
     let ids = all_ids::<channel::Entity>(&db, channel::Column::Id).await?;
     let found = catalog::channels_by_ids(&db, &asking(&ids)).await?;
@@ -900,6 +903,9 @@ async fn lists_of_ids_find_each_row_once(backend: Backend) -> anyhow::Result<()>
         [ids[0], ids[2]]
     );
     assert!(catalog::channels_by_ids(&db, &[]).await?.is_empty());
+    let one = catalog::channels_by_ids(&db, &[ids[1]]).await?;
+    assert_eq!(one.iter().map(|c| c.id).collect::<Vec<_>>(), [ids[1]]);
+    assert!(catalog::channels_by_ids(&db, &[-1]).await?.is_empty());
 
     let ids = all_ids::<tag::Entity>(&db, tag::Column::Id).await?;
     let found = catalog::tags_by_ids(&db, &asking(&ids)).await?;
@@ -927,6 +933,11 @@ async fn lists_of_ids_find_each_row_once(backend: Backend) -> anyhow::Result<()>
         );
     }
     assert!(catalog::tags_of_articles(&db, &[]).await?.is_empty());
+    assert!(
+        catalog::tags_of_articles(&db, &[i64::MAX])
+            .await?
+            .is_empty()
+    );
     Ok(())
 }
 

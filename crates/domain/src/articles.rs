@@ -5,6 +5,8 @@
 //! future-dated, an archived or a taken-down article, and no partner path an article whose source
 //! does not allow syndication.
 
+use std::sync::OnceLock;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, Iterable, Order,
@@ -483,28 +485,16 @@ pub async fn related<C: ConnectionTrait>(
     first: u64,
     columns: Columns,
 ) -> Result<Vec<article::Model>> {
-    // The newest `first` of each kind, each read from an index with a limit, then merged: one
-    // query with `channel = ? OR shares a tag` made both planners collect and sort every
-    // article of the channel (2,000 rows with their bodies in the benchmark) for ten.
     let backend = db.get_database_backend();
-    let visible = audience.public_sql();
-    let newest = "ORDER BY articles.published_at DESC, articles.id DESC LIMIT ?";
     let limit = i64::try_from(first).unwrap_or(i64::MAX);
-    let same_channel = format!(
-        "SELECT id, published_at FROM (SELECT articles.id, articles.published_at FROM articles \
-           WHERE {visible} AND articles.channel_id = ? AND articles.id <> ? {newest}) same_channel"
-    );
+    // In the order of the `?`s of `related_sql`.
     let mut values: Vec<sea_orm::Value> = vec![
         now.into(),
         article.channel_id.into(),
         article.id.into(),
         limit.into(),
     ];
-    let shared_tag = if backend == DbBackend::Postgres {
-        // The newest `first` of each of the article's tags, from the links' copy of their
-        // article's publish time (migration 18): `first` index entries a tag, whatever its size.
-        // Each candidate is still checked against its own row: a stale copy could leave an
-        // article out, never show a hidden one.
+    if backend == DbBackend::Postgres {
         values.extend([
             now.into(),
             article.id.into(),
@@ -512,15 +502,6 @@ pub async fn related<C: ConnectionTrait>(
             limit.into(),
             article.id.into(),
         ]);
-        format!(
-            "SELECT shared.id, shared.published_at FROM article_tags mine CROSS JOIN LATERAL ( \
-               SELECT articles.id, articles.published_at FROM article_tags link \
-                 JOIN articles ON articles.id = link.article_id \
-               WHERE link.tag_id = mine.tag_id AND link.published_at IS NOT NULL \
-                 AND link.published_at <= ? AND link.article_id <> ? AND {visible} \
-               ORDER BY link.published_at DESC, link.article_id DESC LIMIT ?) shared \
-             WHERE mine.article_id = ?"
-        )
     } else {
         values.extend([
             now.into(),
@@ -528,30 +509,71 @@ pub async fn related<C: ConnectionTrait>(
             article.id.into(),
             limit.into(),
         ]);
-        format!(
-            "SELECT id, published_at FROM (SELECT articles.id, articles.published_at FROM articles \
-               WHERE {visible} AND articles.id <> ? AND articles.id IN ( \
-                 SELECT article_id FROM article_tags WHERE tag_id IN ( \
-                   SELECT tag_id FROM article_tags WHERE article_id = ?)) {newest}) shared_tag"
-        )
-    };
-    // The newest `first` candidates are chosen by the publish times their indexes hold, so
-    // only their own rows are read: not every candidate's (a page of its own each).
+    }
     values.extend([limit.into(), limit.into()]);
-    let sql = format!(
-        "SELECT {} FROM articles WHERE articles.id IN ( \
-           SELECT id FROM ({same_channel} UNION {shared_tag}) candidates \
-           ORDER BY published_at DESC, id DESC LIMIT ?) {newest}",
-        columns.sql()
-    );
     Ok(article::Entity::find()
         .from_raw_sql(sea_orm::Statement::from_sql_and_values(
             backend,
-            crate::db::placeholders(backend, &sql),
+            related_sql(backend, audience, columns),
             values,
         ))
         .all(db)
         .await?)
+}
+
+/// The text of [`related`]'s statement, with `?` written as `$n` for PostgreSQL. It depends only
+/// on the backend, the public audience and the columns, so each of their eight combinations is
+/// built once: building it for every article page (the select list's names, the subqueries, the
+/// placeholders) cost more than binding its values.
+fn related_sql(backend: DbBackend, audience: Audience, columns: Columns) -> &'static str {
+    static TEXTS: [OnceLock<String>; 8] = [const { OnceLock::new() }; 8];
+    let audience = audience.public();
+    let slot = usize::from(backend == DbBackend::Postgres) * 4
+        + usize::from(audience == Audience::Partner) * 2
+        + usize::from(columns == Columns::WithoutBody);
+    TEXTS[slot].get_or_init(|| {
+        // The newest `first` of each kind, each read from an index with a limit, then merged:
+        // one query with `channel = ? OR shares a tag` made both planners collect and sort every
+        // article of the channel (2,000 rows with their bodies in the benchmark) for ten.
+        let visible = audience.public_sql();
+        let newest = "ORDER BY articles.published_at DESC, articles.id DESC LIMIT ?";
+        let same_channel = format!(
+            "SELECT id, published_at FROM (SELECT articles.id, articles.published_at FROM articles \
+               WHERE {visible} AND articles.channel_id = ? AND articles.id <> ? {newest}) \
+             same_channel"
+        );
+        let shared_tag = if backend == DbBackend::Postgres {
+            // The newest `first` of each of the article's tags, from the links' copy of their
+            // article's publish time (migration 18): `first` index entries a tag, whatever its
+            // size. Each candidate is still checked against its own row: a stale copy could
+            // leave an article out, never show a hidden one.
+            format!(
+                "SELECT shared.id, shared.published_at FROM article_tags mine CROSS JOIN LATERAL ( \
+                   SELECT articles.id, articles.published_at FROM article_tags link \
+                     JOIN articles ON articles.id = link.article_id \
+                   WHERE link.tag_id = mine.tag_id AND link.published_at IS NOT NULL \
+                     AND link.published_at <= ? AND link.article_id <> ? AND {visible} \
+                   ORDER BY link.published_at DESC, link.article_id DESC LIMIT ?) shared \
+                 WHERE mine.article_id = ?"
+            )
+        } else {
+            format!(
+                "SELECT id, published_at FROM (SELECT articles.id, articles.published_at \
+                   FROM articles WHERE {visible} AND articles.id <> ? AND articles.id IN ( \
+                     SELECT article_id FROM article_tags WHERE tag_id IN ( \
+                       SELECT tag_id FROM article_tags WHERE article_id = ?)) {newest}) shared_tag"
+            )
+        };
+        // The newest `first` candidates are chosen by the publish times their indexes hold, so
+        // only their own rows are read: not every candidate's (a page of its own each).
+        let sql = format!(
+            "SELECT {} FROM articles WHERE articles.id IN ( \
+               SELECT id FROM ({same_channel} UNION {shared_tag}) candidates \
+               ORDER BY published_at DESC, id DESC LIMIT ?) {newest}",
+            columns.sql()
+        );
+        crate::db::placeholders(backend, &sql)
+    })
 }
 
 /// Which editor-flagged box an article is recommended in.

@@ -517,20 +517,23 @@ impl<T, C: CacheFactory> DataLoader<T, C> {
                 .downcast_mut::<Requests<K, T>>()
                 .unwrap();
             let prev_count = typed_requests.keys.len();
-            let mut keys_set = KeySet::with_capacity_and_hasher(keys.len(), Default::default());
+            let keys_set: KeySet<K>;
             let mut use_cache_values = HashMap::new();
 
             if typed_requests.disable_cache || self.disable_cache.load(Ordering::SeqCst) {
                 keys_set = keys.into_iter().collect();
             } else {
+                let mut missing =
+                    KeySet::with_capacity_and_hasher(keys.len(), Default::default());
                 for key in keys {
                     if let Some(value) = typed_requests.cache_storage.get(&key) {
                         // Already in cache
                         use_cache_values.insert(key.clone(), value.clone());
                     } else {
-                        keys_set.insert(key);
+                        missing.insert(key);
                     }
                 }
+                keys_set = missing;
             }
 
             if !use_cache_values.is_empty() && keys_set.is_empty() {

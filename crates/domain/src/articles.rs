@@ -643,3 +643,46 @@ pub async fn visible_by_ids<C: ConnectionTrait>(
         .map(|a| (a.id, a))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each text `related_sql` keeps is the one its inputs ask for, whichever was built first:
+    /// a slot shared by two inputs would hand one of them the other's text. The placeholders
+    /// are as many as `related` binds values: 11 on PostgreSQL, 10 on SQLite.
+    #[test]
+    fn each_related_text_is_built_for_its_own_backend_audience_and_columns() {
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            for audience in [Audience::Reader, Audience::Editor, Audience::Partner] {
+                for columns in [Columns::All, Columns::WithoutBody] {
+                    let sql = related_sql(backend, audience, columns);
+                    let case = format!("{backend:?}, {audience:?}, {columns:?}: {sql}");
+                    assert_eq!(
+                        sql.contains(SYNDICATABLE),
+                        audience == Audience::Partner,
+                        "{case}"
+                    );
+                    assert_eq!(
+                        sql.contains("'' AS body"),
+                        columns == Columns::WithoutBody,
+                        "{case}"
+                    );
+                    if backend == DbBackend::Postgres {
+                        assert!(!sql.contains('?'), "{case}");
+                        assert!(sql.contains("$11") && !sql.contains("$12"), "{case}");
+                        assert!(sql.contains("CROSS JOIN LATERAL"), "{case}");
+                    } else {
+                        assert_eq!(sql.matches('?').count(), 10, "{case}");
+                        assert!(!sql.contains("LATERAL"), "{case}");
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            related_sql(DbBackend::Postgres, Audience::Editor, Columns::All),
+            related_sql(DbBackend::Postgres, Audience::Reader, Columns::All),
+            "editors see the related articles readers see"
+        );
+    }
+}

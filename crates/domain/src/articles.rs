@@ -16,7 +16,7 @@ use sea_orm::{
 
 use crate::{
     catalog,
-    entities::{ArticleKind, ArticleStatus, article, article_tag, source, tag},
+    entities::{ArticleKind, ArticleStatus, article, article_tag, channel, source, tag},
     error::{Error, Result},
     pagination::{Direction, Page, PageRequest, TimeCursor},
 };
@@ -322,10 +322,59 @@ pub async fn list<C: ConnectionTrait>(
     page: &PageRequest<TimeCursor>,
     columns: Columns,
 ) -> Result<Page<article::Model>> {
-    let base = article::Entity::find()
+    let base = matching(db, now, audience, filter).await?;
+    keyset_page(
+        db,
+        base,
+        audience,
+        order,
+        page,
+        async |rows: Select<article::Entity>| Ok(columns.select(rows).all(db).await?),
+    )
+    .await
+}
+
+/// [`list`], each article with its channel and source read in the same statement, as
+/// [`with_catalog`] reads one.
+pub async fn list_with_catalog<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    audience: Audience,
+    filter: &ArticleFilter,
+    order: ArticleOrder,
+    page: &PageRequest<TimeCursor>,
+    columns: Columns,
+) -> Result<Page<WithCatalog>> {
+    let base = matching(db, now, audience, filter).await?;
+    keyset_page(
+        db,
+        base,
+        audience,
+        order,
+        page,
+        async |rows: Select<article::Entity>| {
+            let rows = columns
+                .select(rows)
+                .find_also_related(channel::Entity)
+                .find_also_related(source::Entity)
+                .all(db)
+                .await?;
+            Ok(rows.into_iter().map(WithCatalog::from).collect())
+        },
+    )
+    .await
+}
+
+/// The visible articles matching `filter`, unordered.
+async fn matching<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    audience: Audience,
+    filter: &ArticleFilter,
+) -> Result<Select<article::Entity>> {
+    Ok(article::Entity::find()
         .filter(audience.condition(now))
-        .filter(filter.resolve(db, audience, now).await?);
-    keyset_page(db, base, audience, order, page, columns).await
+        .filter(filter.resolve(db, audience, now).await?))
 }
 
 /// How many articles `audience` may see match `filter`.
@@ -344,14 +393,15 @@ pub async fn count<C: ConnectionTrait>(
 
 /// Reads one page of `base` by (publish time, id) keyset, asking for one row more than the page to
 /// learn whether more follow, and checking the other side of the cursor with a one-row query.
-async fn keyset_page<C: ConnectionTrait>(
+/// `fetch` reads the page's rows from the ordered and limited query.
+async fn keyset_page<C: ConnectionTrait, R>(
     db: &C,
     base: Select<article::Entity>,
     audience: Audience,
     order: ArticleOrder,
     page: &PageRequest<TimeCursor>,
-    columns: Columns,
-) -> Result<Page<article::Model>> {
+    fetch: impl AsyncFnOnce(Select<article::Entity>) -> Result<Vec<R>>,
+) -> Result<Page<R>> {
     // Reading newest-first forwards, or oldest-first backwards, walks the index descending.
     let descending = matches!(
         (order, page.direction),
@@ -382,11 +432,7 @@ async fn keyset_page<C: ConnectionTrait>(
         beyond =
             crate::pagination::any_row(db, base.filter(other_side), article::Column::Id).await?;
     }
-    let rows = columns
-        .select(order_by_time(rows_query, audience, descending))
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
+    let rows = fetch(order_by_time(rows_query, audience, descending).limit(page.limit + 1)).await?;
     Ok(Page::from_fetched(rows, page.limit, page.direction, beyond))
 }
 
@@ -426,6 +472,66 @@ pub async fn by_id<C: ConnectionTrait>(
         .filter(audience.condition(now))
         .one(db)
         .await?)
+}
+
+/// How a caller names one article.
+#[derive(Debug, Clone, Copy)]
+pub enum ArticleKey<'a> {
+    /// By its slug.
+    Slug(&'a str),
+    /// By its row id.
+    Id(i64),
+}
+
+/// An article with the channel and the source it names.
+#[derive(Debug, Clone)]
+pub struct WithCatalog {
+    /// The article.
+    pub article: article::Model,
+    /// Its channel.
+    pub channel: Option<channel::Model>,
+    /// Its source; `None` for the site's own articles.
+    pub source: Option<source::Model>,
+}
+
+/// [`by_slug`] or [`by_id`], with the article's channel and source read in the same statement
+/// (two left joins on their primary keys): a page shows them beside the article, and asking for
+/// each in a statement of its own cost two more round trips, each a wake-up of the database and
+/// of this server, more than the joins cost (`README.md`, "Load benchmark").
+pub async fn with_catalog<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    audience: Audience,
+    key: ArticleKey<'_>,
+) -> Result<Option<WithCatalog>> {
+    let find = article::Entity::find().filter(audience.condition(now));
+    let find = match key {
+        ArticleKey::Slug(slug) => find.filter(article::Column::Slug.eq(slug)),
+        ArticleKey::Id(id) => find.filter(article::Column::Id.eq(id)),
+    };
+    let found = find
+        .find_also_related(channel::Entity)
+        .find_also_related(source::Entity)
+        .one(db)
+        .await?;
+    Ok(found.map(WithCatalog::from))
+}
+
+/// A row of an article's statement with its channel and source joined in.
+type Joined = (
+    article::Model,
+    Option<channel::Model>,
+    Option<source::Model>,
+);
+
+impl From<Joined> for WithCatalog {
+    fn from((article, channel, source): Joined) -> Self {
+        WithCatalog {
+            article,
+            channel,
+            source,
+        }
+    }
 }
 
 /// Which of `ids` `audience` may see at `now`: [`by_id`] for many articles at once, without

@@ -10,6 +10,7 @@ use sea_orm::{
 };
 
 use crate::{
+    articles::WithCatalog,
     db::id_in,
     entities::{article, article_tag, channel, page, source, tag},
     error::Result,
@@ -351,6 +352,32 @@ impl ArticleRelations {
                 .collect(),
             tags: tags_of_articles(db, &ids).await?,
         })
+    }
+
+    /// Keeps the channel and source read with an article
+    /// ([`crate::articles::with_catalog`], [`crate::articles::list_with_catalog`]); gives back
+    /// the article. Its tags are read with [`ArticleRelations::read_tags`].
+    pub fn keep(&mut self, found: WithCatalog) -> article::Model {
+        if let Some(channel) = found.channel {
+            self.channels.insert(channel.id, channel);
+        }
+        if let Some(source) = found.source {
+            self.sources.insert(source.id, source);
+        }
+        found.article
+    }
+
+    /// Reads the tags of `rows`, in one statement.
+    pub async fn read_tags<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        rows: &[article::Model],
+    ) -> Result<()> {
+        if !rows.is_empty() {
+            let ids: Vec<i64> = rows.iter().map(|a| a.id).collect();
+            self.tags = tags_of_articles(db, &ids).await?;
+        }
+        Ok(())
     }
 
     /// The channel of `article`.

@@ -1,5 +1,7 @@
 //! Dataloaders: every relation field of a list resolves through one of these, so a page of
 //! articles with their channel, source and tags costs one query per relation, whatever its size.
+//! `article` and `articles` read the channels and sources with the articles themselves and hand
+//! them to the loaders ([`RequestContext::remember_catalog`]), so there those cost no query.
 //! Loaders live for one request, so their caches never serve another request's data.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
@@ -11,7 +13,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use newsroom_domain::{
     Error,
-    articles::Audience,
+    articles::{Audience, WithCatalog},
     catalog,
     entities::{article, channel, source, tag},
     site::SiteSettings,
@@ -72,6 +74,27 @@ fn cached<L>(loader: L) -> Cached<L> {
 }
 
 impl RequestContext {
+    /// Keeps the channels and sources read with articles for the fields that ask for them, so
+    /// they cost no statement of their own; gives back the articles.
+    pub async fn remember_catalog(
+        &self,
+        found: impl IntoIterator<Item = WithCatalog>,
+    ) -> Vec<article::Model> {
+        let mut channels = Vec::new();
+        let mut sources = Vec::new();
+        let articles = found
+            .into_iter()
+            .map(|found| {
+                channels.extend(found.channel.map(|c| (c.id, Arc::new(c))));
+                sources.extend(found.source.map(|s| (s.id, Arc::new(s))));
+                found.article
+            })
+            .collect();
+        self.channels.feed_many(channels).await;
+        self.sources.feed_many(sources).await;
+        articles
+    }
+
     /// Fresh loaders for one request.
     pub fn new(
         db: DatabaseConnection,

@@ -9,7 +9,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use newsroom_domain::{
     articles::{
-        self, ArticleFilter, ArticleOrder as DomainOrder, Audience,
+        self, ArticleFilter, ArticleKey, ArticleOrder as DomainOrder, Audience,
         RecommendedKind as DomainRecommended,
     },
     catalog,
@@ -135,6 +135,16 @@ pub(crate) fn columns_for(nodes: &[async_graphql::Lookahead<'_>]) -> articles::C
     } else {
         articles::Columns::WithoutBody
     }
+}
+
+/// Whether the selections standing for an article show its channel or source (the disclaimer
+/// reads the source). Then they are read with the article ([`articles::with_catalog`]) and wait
+/// in the request's loaders for the fields that ask for them, rather than costing a statement
+/// each.
+fn wants_catalog(nodes: &[async_graphql::Lookahead<'_>]) -> bool {
+    ["channel", "source", "disclaimer"]
+        .into_iter()
+        .any(|field| nodes.iter().any(|n| n.field(field).exists()))
 }
 
 /// A connection over a page of rows keyed by slug, each wrapped in its GraphQL object.
@@ -349,16 +359,10 @@ impl Query {
         id: Option<ID>,
     ) -> async_graphql::Result<Option<Article>> {
         let req = request(ctx)?;
-        let found = match (slug, id) {
-            (Some(slug), None) => articles::by_slug(&req.db, req.now, req.audience(), &slug)
-                .await
-                .gql()?,
+        let key = match (&slug, id) {
+            (Some(slug), None) => ArticleKey::Slug(slug),
             (None, Some(id)) => match ids::decode(&id) {
-                Some((Kind::Article, row)) => {
-                    articles::by_id(&req.db, req.now, req.audience(), row)
-                        .await
-                        .gql()?
-                }
+                Some((Kind::Article, row)) => ArticleKey::Id(row),
                 Some(_) => return Err(bad_input("id", "is not the ID of an article")),
                 None => return Err(bad_input("id", "is not an ID this API issued")),
             },
@@ -366,6 +370,21 @@ impl Query {
                 return Err(bad_input("id", "give either `slug` or `id`, not both"));
             }
             (None, None) => return Err(bad_input("slug", "give either `slug` or `id`")),
+        };
+        let found = if wants_catalog(&[ctx.look_ahead()]) {
+            let found = articles::with_catalog(&req.db, req.now, req.audience(), key)
+                .await
+                .gql()?;
+            req.remember_catalog(found).await.pop()
+        } else {
+            match key {
+                ArticleKey::Slug(slug) => articles::by_slug(&req.db, req.now, req.audience(), slug)
+                    .await
+                    .gql()?,
+                ArticleKey::Id(row) => articles::by_id(&req.db, req.now, req.audience(), row)
+                    .await
+                    .gql()?,
+            }
         };
         Ok(found.map(Article))
     }
@@ -403,17 +422,23 @@ impl Query {
         };
         let look = ctx.look_ahead();
         let nodes = [look.field("edges").field("node"), look.field("nodes")];
-        let rows = articles::list(
-            &req.db,
-            req.now,
-            audience,
-            &filter,
-            order,
-            &page,
-            columns_for(&nodes),
-        )
-        .await
-        .gql()?;
+        let columns = columns_for(&nodes);
+        let rows = if wants_catalog(&nodes) {
+            let rows = articles::list_with_catalog(
+                &req.db, req.now, audience, &filter, order, &page, columns,
+            )
+            .await
+            .gql()?;
+            newsroom_domain::pagination::Page {
+                items: req.remember_catalog(rows.items).await,
+                has_previous: rows.has_previous,
+                has_next: rows.has_next,
+            }
+        } else {
+            articles::list(&req.db, req.now, audience, &filter, order, &page, columns)
+                .await
+                .gql()?
+        };
         req.prime(&rows.items, &nodes).await.gql()?;
         let mut connection = Connection::with_additional_fields(
             rows.has_previous,

@@ -4,7 +4,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use newsroom_domain::{
-    articles::{self, Audience},
+    articles::{self, ArticleKey, Audience},
     catalog::ArticleRelations,
     pagination::{Cursor, TimeCursor},
     site::SiteSettings,
@@ -50,7 +50,7 @@ pub async fn list_articles(
     let audience = audience(&state, &http).await?;
     let now = state.clock.now();
     // List items carry no body.
-    let rows = articles::list(
+    let found = articles::list_with_catalog(
         &state.db,
         now,
         audience,
@@ -60,7 +60,9 @@ pub async fn list_articles(
         articles::Columns::WithoutBody,
     )
     .await?;
-    let relations = ArticleRelations::load(&state.db, &rows.items).await?;
+    let mut relations = ArticleRelations::default();
+    let rows = found.map(|found| relations.keep(found));
+    relations.read_tags(&state.db, &rows.items).await?;
     let site = SiteSettings::load(&state.db).await?;
     Ok(web::Json(ArticlePage::from_rows(
         &rows,
@@ -92,11 +94,19 @@ pub async fn get_article(
 ) -> Result<web::Json<Article>, ApiError> {
     let slug = params::slug("slug", &path)?;
     let audience = audience(&state, &http).await?;
-    let found = articles::by_slug(&state.db, state.clock.now(), audience, &slug)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no article has the slug `{slug}`")))?;
-    let rows = std::slice::from_ref(&found);
-    let relations = ArticleRelations::load(&state.db, rows).await?;
+    let found = articles::with_catalog(
+        &state.db,
+        state.clock.now(),
+        audience,
+        ArticleKey::Slug(&slug),
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("no article has the slug `{slug}`")))?;
+    let mut relations = ArticleRelations::default();
+    let found = relations.keep(found);
+    relations
+        .read_tags(&state.db, std::slice::from_ref(&found))
+        .await?;
     let site = SiteSettings::load(&state.db).await?;
     Ok(web::Json(Article::new(&found, &relations, &site)))
 }

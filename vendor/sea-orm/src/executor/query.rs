@@ -62,10 +62,21 @@ pub trait TryGetable: Sized {
     /// when nesting partial models or joining tables.
     fn try_get(res: &QueryResult, pre: &str, col: &str) -> Result<Self, TryGetError> {
         if pre.is_empty() {
-            Self::try_get_by(res, col)
-        } else {
-            Self::try_get_by(res, format!("{pre}{col}").as_str())
+            return Self::try_get_by(res, col);
         }
+        // Newsroom patch (not upstream): the prefixed name is joined on the stack. A joined
+        // row (`find_also_related`) reads every column of every model by such a name, and
+        // `format!` allocated, wrote and freed a string for each value of each row.
+        let mut joined = [0u8; 64];
+        let len = pre.len() + col.len();
+        if len <= joined.len() {
+            joined[..pre.len()].copy_from_slice(pre.as_bytes());
+            joined[pre.len()..len].copy_from_slice(col.as_bytes());
+            if let Ok(name) = std::str::from_utf8(&joined[..len]) {
+                return Self::try_get_by(res, name);
+            }
+        }
+        Self::try_get_by(res, format!("{pre}{col}").as_str())
     }
 
     /// Decode the value at the given positional index in the SELECT list.
